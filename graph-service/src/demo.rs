@@ -1,0 +1,56 @@
+//! Bundled sample data for `graph-service demo`: the seed-conventions scenario (four builds of one repository, a
+//! failed build re-run from the Dashboard, each image scanned) plus real Tekton objects from Chains, Lighthouse
+//! and the Dashboard.
+
+use tekton_graph_schema::RunFact;
+
+/// (file name, contents) of every bundled sample.
+pub const SAMPLES: &[(&str, &str)] = &[
+    (
+        "list-v1-idec-builds-scans-rerun.json",
+        include_str!("../../testdata/seed-conventions/list-v1-idec-builds-scans-rerun.json"),
+    ),
+    (
+        "pipelinerun-v1-chains-build-push-git-image-results-taskruns.json",
+        include_str!(
+            "../../testdata/tekton/pipelinerun-v1-chains-build-push-git-image-results-taskruns.json"
+        ),
+    ),
+    (
+        "pipelinerun-v1-lighthouse-succeeded-multiple-tasks.yaml",
+        include_str!(
+            "../../testdata/tekton/pipelinerun-v1-lighthouse-succeeded-multiple-tasks.yaml"
+        ),
+    ),
+    (
+        "taskrun-v1-lighthouse-succeeded-steps.yaml",
+        include_str!("../../testdata/tekton/taskrun-v1-lighthouse-succeeded-steps.yaml"),
+    ),
+    (
+        "taskrun-list-v1beta1-dashboard-kaniko-build-failed.json",
+        include_str!(
+            "../../testdata/tekton/taskrun-list-v1beta1-dashboard-kaniko-build-failed.json"
+        ),
+    ),
+];
+
+/// Translates every bundled sample into facts.
+pub fn sample_facts() -> Result<Vec<RunFact>, String> {
+    let mut facts = Vec::new();
+    for (name, text) in SAMPLES {
+        for (index, doc) in tekton_translate::parse_documents(text)
+            .into_iter()
+            .enumerate()
+        {
+            let doc = doc.map_err(|e| format!("{name}: document {index}: {e}"))?;
+            let translated = tekton_translate::translate_value(&doc)
+                .map_err(|e| format!("{name}: document {index}: {e}"))?;
+            facts.extend(translated);
+        }
+    }
+    Ok(facts)
+}
+
+/// Example queries printed by the demo (and tested against the sample data).
+pub const EXAMPLE_IMAGE_QUERY: &str = r#"{ image(digest: "sha256:b29e0ef986b98535b9cbad3ef3399b2f5dbcfca775f304586e3d5c53f0e6e0e9") { repository tags builtBy { name status } taskRun { name } commit { sha author message repository { url } } scans { vulnerabilities { critical high medium low } } } }"#;
+pub const EXAMPLE_DIFF_QUERY: &str = r#"{ diff(namespace: "idec", name: "idec-image-builds-run-5ca46-r-9f9f7") { base { name status } head { name status } commitChanged statusChanged durationDeltaSeconds params { key before after } tasks { pipelineTask change statusBefore statusAfter } images { added removed } scans { delta { critical high } } } }"#;

@@ -1,0 +1,24 @@
+//! # graph-service
+//!
+//! Consumes tekton-graph facts and answers questions about the software supply chain they describe.
+//!
+//! The data path runs one way:
+//!
+//! ```text
+//! POST /events ─▶ ingest (decode + validate whole request) ─▶ GraphStore::apply ─▶ store
+//!                                                                                  │
+//! GET|POST /graphql ─▶ api (async-graphql) ─▶ view (shared derivations) ─▶ GraphStore reads
+//! ```
+//!
+//! * [`model`] defines the graph (node ids, edge kinds) and projects one fact onto the edges it contributes.
+//! * [`store`] is the one contract every engine implements; [`store::embedded`] is the default engine.
+//! * [`view`] derives everything the API shows from the store's reads, so engines cannot disagree.
+//! * [`api`] is the GraphQL schema, [`server`] the HTTP routes, [`demo`] the bundled sample data.
+
+pub mod api;
+pub mod demo;
+pub mod ingest;
+pub mod model;
+pub mod server;
+pub mod store;
+pub mod view;

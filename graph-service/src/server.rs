@@ -1,0 +1,79 @@
+//! The HTTP surface: `POST /events`, `GET|POST /graphql` (GraphiQL on GET), `GET /healthz`.
+
+use std::sync::Arc;
+
+use async_graphql::http::GraphiQLSource;
+use async_graphql_poem::GraphQL;
+use poem::http::StatusCode;
+use poem::web::{Data, Html, Json};
+use poem::{EndpointExt, IntoResponse, Request, Response, Route, get, handler, post};
+use serde_json::json;
+
+use crate::api::build_schema;
+use crate::ingest::decode_http;
+use crate::store::GraphStore;
+
+/// Largest request body `POST /events` accepts.
+pub const MAX_EVENTS_BODY_BYTES: usize = 64 * 1024 * 1024;
+
+/// The application routes over a store.
+pub fn app(store: Arc<dyn GraphStore>) -> impl poem::Endpoint {
+    let schema = build_schema(store.clone());
+    Route::new()
+        .at("/", get(index))
+        .at("/events", post(post_events))
+        .at("/graphql", get(graphiql).post(GraphQL::new(schema)))
+        .at("/healthz", get(healthz))
+        .data(store)
+}
+
+#[handler]
+fn index() -> Html<&'static str> {
+    Html(
+        "<!doctype html><title>tekton-graph</title><h1>tekton-graph</h1>\
+         <p><a href=\"/graphql\">GraphiQL</a> · <a href=\"/healthz\">health</a></p>",
+    )
+}
+
+#[handler]
+fn graphiql() -> Html<String> {
+    Html(GraphiQLSource::build().endpoint("/graphql").finish())
+}
+
+#[handler]
+async fn healthz(store: Data<&Arc<dyn GraphStore>>) -> Response {
+    match store.counts().await {
+        Ok(counts) => Json(json!({ "status": "ok", "counts": counts })).into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
+    }
+}
+
+/// Accepts fact CloudEvents: structured, binary or batch mode. All or nothing: a bad event fails the request with
+/// 400 and the reason, and nothing of it is written.
+#[handler]
+async fn post_events(
+    req: &Request,
+    body: poem::Body,
+    store: Data<&Arc<dyn GraphStore>>,
+) -> Response {
+    let bytes = match body.into_bytes_limit(MAX_EVENTS_BODY_BYTES).await {
+        Ok(b) => b.to_vec(),
+        Err(e) => {
+            return (StatusCode::BAD_REQUEST, format!("cannot read body: {e}")).into_response();
+        }
+    };
+    let facts = match decode_http(req.headers(), bytes) {
+        Ok(facts) => facts,
+        Err(e) => {
+            tracing::warn!(error = %e, "refused events");
+            return (StatusCode::BAD_REQUEST, e.to_string()).into_response();
+        }
+    };
+    match store.apply(&facts).await {
+        Ok(stats) => (StatusCode::ACCEPTED, Json(json!({ "received": facts.len(), "applied": stats.applied, "ignored": stats.ignored }))).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "store failed to apply events");
+            (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response()
+        }
+    }
+}

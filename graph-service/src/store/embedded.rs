@@ -1,0 +1,367 @@
+//! The embedded default store: an in-memory projection over a durable fact table in `redb`.
+//!
+//! Why this shape: every graph answer is derived from the newest observation of each run, so the only state that
+//! must survive a restart is that set of facts. `redb` (pure Rust, ACID, one file) holds it, one row per run; an
+//! apply is one write transaction, so a batch is all-or-nothing and durable before the call returns. The graph
+//! itself (adjacency with per-run contributions, listing indexes) lives in memory and is rebuilt from the table at
+//! start-up, which keeps reads at hash-map speed without a query engine of our own.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+use std::sync::{Arc, Mutex, RwLock};
+
+use async_trait::async_trait;
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use tekton_graph_schema::{RunFact, RunKey, RunKind};
+
+use super::{
+    ApplyStats, GraphStore, Result, RunFilter, RunPage, RunPosition, StoreCounts, StoreError,
+    fact_matches,
+};
+use crate::model::{Edge, EdgeKind, NodeId, ProjectionConfig, project};
+
+/// Newest observation of each run: key `Kind/namespace/name`, value the fact's JSON.
+const FACTS: TableDefinition<&str, &[u8]> = TableDefinition::new("facts_v1");
+
+fn engine<E: std::fmt::Display>(e: E) -> StoreError {
+    StoreError::Engine(e.to_string())
+}
+
+/// The embedded store. Cheap to share behind an `Arc`.
+pub struct EmbeddedStore {
+    db: Option<Database>,
+    config: ProjectionConfig,
+    graph: RwLock<MemoryGraph>,
+    /// Serializes applies so the durable table and the memory graph change in the same order.
+    writer: Mutex<()>,
+}
+
+impl EmbeddedStore {
+    /// A store that keeps nothing on disk (tests, benchmarks).
+    pub fn in_memory(config: ProjectionConfig) -> Self {
+        EmbeddedStore {
+            db: None,
+            config,
+            graph: RwLock::default(),
+            writer: Mutex::new(()),
+        }
+    }
+
+    /// Opens (or creates) the store under `data_dir` and rebuilds the graph from the stored facts.
+    pub fn open(data_dir: &Path, config: ProjectionConfig) -> Result<Self> {
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            StoreError::Engine(format!(
+                "cannot create data dir {}: {e}",
+                data_dir.display()
+            ))
+        })?;
+        let path = data_dir.join("graph.redb");
+        let db = Database::create(&path)
+            .map_err(|e| StoreError::Engine(format!("{}: {e}", path.display())))?;
+        let mut graph = MemoryGraph::default();
+        {
+            let txn = db.begin_write().map_err(engine)?;
+            txn.open_table(FACTS).map_err(engine)?;
+            txn.commit().map_err(engine)?;
+        }
+        let txn = db.begin_read().map_err(engine)?;
+        let table = txn.open_table(FACTS).map_err(engine)?;
+        for row in table.iter().map_err(engine)? {
+            let (key, value) = row.map_err(engine)?;
+            let fact: RunFact =
+                serde_json::from_slice(value.value()).map_err(|e| StoreError::Corrupt {
+                    key: key.value().to_string(),
+                    reason: e.to_string(),
+                })?;
+            graph.insert(Arc::new(fact), &config);
+        }
+        drop(table);
+        drop(txn);
+        Ok(EmbeddedStore {
+            db: Some(db),
+            config,
+            graph: RwLock::new(graph),
+            writer: Mutex::new(()),
+        })
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, MemoryGraph> {
+        self.graph
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Picks, per run, the winning observation among the batch and what is stored.
+    fn winners(&self, facts: &[RunFact]) -> (Vec<Arc<RunFact>>, usize) {
+        let graph = self.read();
+        let mut best: HashMap<RunKey, &RunFact> = HashMap::new();
+        for fact in facts {
+            let key = fact.key();
+            let keep_old = best
+                .get(&key)
+                .is_some_and(|old| old.observation_rank() >= fact.observation_rank());
+            if !keep_old {
+                best.insert(key, fact);
+            }
+        }
+        let total = best.len();
+        let winners: Vec<Arc<RunFact>> = best
+            .into_iter()
+            .filter(|(key, fact)| {
+                graph
+                    .facts
+                    .get(key)
+                    .is_none_or(|stored| fact.observation_rank() > stored.observation_rank())
+            })
+            .map(|(_, fact)| Arc::new(fact.clone()))
+            .collect();
+        let ignored = facts.len() - total + (total - winners.len());
+        (winners, ignored)
+    }
+
+    fn persist(&self, winners: &[Arc<RunFact>]) -> Result<()> {
+        let Some(db) = &self.db else { return Ok(()) };
+        let txn = db.begin_write().map_err(engine)?;
+        {
+            let mut table = txn.open_table(FACTS).map_err(engine)?;
+            for fact in winners {
+                let json = serde_json::to_vec(fact.as_ref()).map_err(engine)?;
+                table
+                    .insert(fact.key().to_string().as_str(), json.as_slice())
+                    .map_err(engine)?;
+            }
+        }
+        txn.commit().map_err(engine)
+    }
+}
+
+#[async_trait]
+impl GraphStore for EmbeddedStore {
+    async fn apply(&self, facts: &[RunFact]) -> Result<ApplyStats> {
+        let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let (winners, ignored) = self.winners(facts);
+        self.persist(&winners)?;
+        let mut graph = self.graph.write().unwrap_or_else(|p| p.into_inner());
+        for fact in &winners {
+            graph.insert(fact.clone(), &self.config);
+        }
+        Ok(ApplyStats {
+            applied: winners.len(),
+            ignored,
+        })
+    }
+
+    async fn facts(&self, keys: &[RunKey]) -> Result<Vec<Option<RunFact>>> {
+        let graph = self.read();
+        Ok(keys
+            .iter()
+            .map(|k| graph.facts.get(k).map(|f| f.as_ref().clone()))
+            .collect())
+    }
+
+    async fn edges(&self, nodes: &[NodeId], kinds: Option<&[EdgeKind]>) -> Result<Vec<Edge>> {
+        let graph = self.read();
+        let mut out = BTreeSet::new();
+        for node in nodes {
+            let Some(&index) = graph.ids.get(node) else {
+                continue;
+            };
+            for &(kind, other, outgoing) in graph.adjacency[index as usize].keys() {
+                if kinds.is_some_and(|ks| !ks.contains(&kind)) {
+                    continue;
+                }
+                let other = graph.names[other as usize].clone();
+                let edge = if outgoing {
+                    Edge {
+                        from: node.clone(),
+                        kind,
+                        to: other,
+                    }
+                } else {
+                    Edge {
+                        from: other,
+                        kind,
+                        to: node.clone(),
+                    }
+                };
+                out.insert(edge);
+            }
+        }
+        Ok(out.into_iter().collect())
+    }
+
+    async fn pipeline_runs(
+        &self,
+        filter: &RunFilter,
+        after: Option<&RunPosition>,
+        first: usize,
+    ) -> Result<RunPage> {
+        let graph = self.read();
+        let indexed = match (&filter.namespace, &filter.pipeline) {
+            (Some(ns), Some(p)) => graph.by_pipeline.get(&(ns.clone(), p.clone())),
+            _ => None,
+        };
+        let empty = BTreeSet::new();
+        let set = match (&filter.namespace, &filter.pipeline) {
+            (Some(_), Some(_)) => indexed.unwrap_or(&empty),
+            _ => &graph.listing,
+        };
+        let candidates: Box<dyn Iterator<Item = &RunPosition>> = match after {
+            Some(after) => Box::new(set.range(..after.clone()).rev()),
+            None => Box::new(set.iter().rev()),
+        };
+        let mut runs = Vec::new();
+        let mut has_next = false;
+        for position in candidates {
+            let key = RunKey {
+                kind: RunKind::PipelineRun,
+                namespace: position.namespace.clone(),
+                name: position.name.clone(),
+            };
+            let Some(fact) = graph.facts.get(&key) else {
+                continue;
+            };
+            if !fact_matches(fact, filter) {
+                continue;
+            }
+            if runs.len() == first {
+                has_next = true;
+                break;
+            }
+            runs.push((position.clone(), key));
+        }
+        Ok(RunPage { runs, has_next })
+    }
+
+    async fn existing(&self, nodes: &[NodeId]) -> Result<BTreeSet<NodeId>> {
+        let graph = self.read();
+        Ok(nodes
+            .iter()
+            .filter(|n| {
+                graph
+                    .ids
+                    .get(*n)
+                    .is_some_and(|&i| !graph.adjacency[i as usize].is_empty())
+                    || n.run_key().is_some_and(|k| graph.facts.contains_key(&k))
+            })
+            .cloned()
+            .collect())
+    }
+
+    async fn counts(&self) -> Result<StoreCounts> {
+        let graph = self.read();
+        let pipeline_runs = graph
+            .facts
+            .keys()
+            .filter(|k| k.kind == RunKind::PipelineRun)
+            .count();
+        let nodes = graph.adjacency.iter().filter(|a| !a.is_empty()).count();
+        let edges = graph
+            .adjacency
+            .iter()
+            .map(|a| a.keys().filter(|(_, _, out)| *out).count())
+            .sum();
+        Ok(StoreCounts {
+            pipeline_runs,
+            task_runs: graph.facts.len() - pipeline_runs,
+            nodes,
+            edges,
+        })
+    }
+}
+
+/// Adjacency entry: edge kind, the other node, and whether the edge leaves this node.
+type AdjacencyKey = (EdgeKind, u32, bool);
+
+/// The in-memory graph. Node ids are interned to `u32`; each edge is reference-counted by the runs whose newest
+/// observation contributes it, so replacing an observation removes exactly what it alone contributed.
+#[derive(Default)]
+struct MemoryGraph {
+    facts: HashMap<RunKey, Arc<RunFact>>,
+    contributed: HashMap<RunKey, Vec<Edge>>,
+    ids: HashMap<NodeId, u32>,
+    names: Vec<NodeId>,
+    adjacency: Vec<HashMap<AdjacencyKey, u32>>,
+    /// All PipelineRuns in listing order.
+    listing: BTreeSet<RunPosition>,
+    /// PipelineRuns per (namespace, pipeline) in listing order.
+    by_pipeline: HashMap<(String, String), BTreeSet<RunPosition>>,
+}
+
+impl MemoryGraph {
+    fn insert(&mut self, fact: Arc<RunFact>, config: &ProjectionConfig) {
+        let key = fact.key();
+        if let Some(old) = self.facts.remove(&key) {
+            self.unindex_run(&old);
+        }
+        for edge in self.contributed.remove(&key).unwrap_or_default() {
+            self.change_edge(&edge, false);
+        }
+        let edges = project(&fact, config);
+        for edge in &edges {
+            self.change_edge(edge, true);
+        }
+        self.contributed.insert(key.clone(), edges);
+        self.index_run(&fact);
+        self.facts.insert(key, fact);
+    }
+
+    fn index_run(&mut self, fact: &RunFact) {
+        if fact.kind != RunKind::PipelineRun {
+            return;
+        }
+        let position = RunPosition::of(fact);
+        if let Some(pipeline) = &fact.pipeline {
+            self.by_pipeline
+                .entry((fact.namespace.clone(), pipeline.clone()))
+                .or_default()
+                .insert(position.clone());
+        }
+        self.listing.insert(position);
+    }
+
+    fn unindex_run(&mut self, fact: &RunFact) {
+        if fact.kind != RunKind::PipelineRun {
+            return;
+        }
+        let position = RunPosition::of(fact);
+        if let Some(pipeline) = &fact.pipeline
+            && let Some(set) = self
+                .by_pipeline
+                .get_mut(&(fact.namespace.clone(), pipeline.clone()))
+        {
+            set.remove(&position);
+        }
+        self.listing.remove(&position);
+    }
+
+    fn intern(&mut self, id: &NodeId) -> u32 {
+        if let Some(&i) = self.ids.get(id) {
+            return i;
+        }
+        let i = self.names.len() as u32;
+        self.names.push(id.clone());
+        self.adjacency.push(HashMap::new());
+        self.ids.insert(id.clone(), i);
+        i
+    }
+
+    fn change_edge(&mut self, edge: &Edge, add: bool) {
+        let from = self.intern(&edge.from);
+        let to = self.intern(&edge.to);
+        for (node, key) in [
+            (from, (edge.kind, to, true)),
+            (to, (edge.kind, from, false)),
+        ] {
+            let entries = &mut self.adjacency[node as usize];
+            if add {
+                *entries.entry(key).or_insert(0) += 1;
+            } else if let Some(count) = entries.get_mut(&key) {
+                *count -= 1;
+                if *count == 0 {
+                    entries.remove(&key);
+                }
+            }
+        }
+    }
+}

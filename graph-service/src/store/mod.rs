@@ -1,0 +1,154 @@
+//! The one store contract every engine implements, and the shared types of its reads.
+//!
+//! The trait is deliberately small (bulk apply plus four batched reads): everything the API shows is derived
+//! from these by shared code in [`crate::view`], so two engines that pass the same conformance suite give the same
+//! answers. An engine that cannot answer one of these efficiently does not belong behind this trait.
+
+pub mod embedded;
+
+use std::collections::BTreeSet;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tekton_graph_schema::{Outcome, RunFact, RunKey};
+
+use crate::model::{Edge, EdgeKind, NodeId};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage engine failed: {0}")]
+    Engine(String),
+    #[error("stored data is corrupt at `{key}`: {reason}")]
+    Corrupt { key: String, reason: String },
+    #[error("invalid cursor `{0}`")]
+    InvalidCursor(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// What an apply did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ApplyStats {
+    /// Facts that became the newest observation of their run.
+    pub applied: usize,
+    /// Facts ignored because an equal or newer observation was already stored.
+    pub ignored: usize,
+}
+
+/// Which PipelineRuns to list. All set fields must match.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunFilter {
+    pub namespace: Option<String>,
+    pub pipeline: Option<String>,
+    pub outcome: Option<Outcome>,
+    /// Repository key (see `normalize::repository_key`).
+    pub repository: Option<String>,
+    /// Runs whose sort time is at or after this.
+    pub since: Option<DateTime<Utc>>,
+    /// Runs whose sort time is before this.
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// Position of a PipelineRun in the listing order: newest sort time first, then namespace and name descending.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RunPosition {
+    /// Start time, else creation time, in milliseconds since the epoch (`i64::MIN` when neither is known).
+    pub sort_millis: i64,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl RunPosition {
+    pub fn of(fact: &RunFact) -> Self {
+        let t = fact.status.start_time.or(fact.creation_timestamp);
+        RunPosition {
+            sort_millis: t.map(|t| t.timestamp_millis()).unwrap_or(i64::MIN),
+            namespace: fact.namespace.clone(),
+            name: fact.name.clone(),
+        }
+    }
+
+    pub fn encode(&self) -> String {
+        use base64::Engine;
+        let json = serde_json::to_vec(self).unwrap_or_default();
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+    }
+
+    pub fn decode(cursor: &str) -> Result<Self> {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(cursor)
+            .map_err(|_| StoreError::InvalidCursor(cursor.to_string()))?;
+        serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor(cursor.to_string()))
+    }
+
+    pub fn matches(&self, filter: &RunFilter) -> bool {
+        let since = filter.since.map(|t| t.timestamp_millis());
+        let until = filter.until.map(|t| t.timestamp_millis());
+        since.is_none_or(|s| self.sort_millis >= s) && until.is_none_or(|u| self.sort_millis < u)
+    }
+}
+
+/// One page of PipelineRuns in listing order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunPage {
+    pub runs: Vec<(RunPosition, RunKey)>,
+    pub has_next: bool,
+}
+
+/// Counts of what the store holds, for health and tests.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct StoreCounts {
+    pub pipeline_runs: usize,
+    pub task_runs: usize,
+    pub nodes: usize,
+    pub edges: usize,
+}
+
+/// True when the run matches the non-time parts of a filter.
+pub fn fact_matches(fact: &RunFact, filter: &RunFilter) -> bool {
+    let repo = fact
+        .supply_chain
+        .source
+        .as_ref()
+        .and_then(|s| s.repository.as_deref());
+    filter
+        .namespace
+        .as_deref()
+        .is_none_or(|n| n == fact.namespace)
+        && filter
+            .pipeline
+            .as_deref()
+            .is_none_or(|p| Some(p) == fact.pipeline.as_deref())
+        && filter.outcome.is_none_or(|o| o == fact.status.outcome)
+        && filter.repository.as_deref().is_none_or(|r| Some(r) == repo)
+        && RunPosition::of(fact).matches(filter)
+}
+
+/// The store contract. Implementations must make `apply` atomic (all facts of a call or none) and keep, per run,
+/// only the observation with the highest [`RunFact::observation_rank`].
+#[async_trait]
+pub trait GraphStore: Send + Sync {
+    /// Applies facts atomically; older or equal observations are ignored.
+    async fn apply(&self, facts: &[RunFact]) -> Result<ApplyStats>;
+
+    /// The newest observation of each run, in the order of `keys`.
+    async fn facts(&self, keys: &[RunKey]) -> Result<Vec<Option<RunFact>>>;
+
+    /// Every edge touching any of `nodes`, optionally only of the given kinds; sorted, without duplicates.
+    async fn edges(&self, nodes: &[NodeId], kinds: Option<&[EdgeKind]>) -> Result<Vec<Edge>>;
+
+    /// PipelineRuns matching `filter`, in listing order, strictly after `after`, at most `first`.
+    async fn pipeline_runs(
+        &self,
+        filter: &RunFilter,
+        after: Option<&RunPosition>,
+        first: usize,
+    ) -> Result<RunPage>;
+
+    /// Which of `nodes` exist (have at least one edge, or are an observed run).
+    async fn existing(&self, nodes: &[NodeId]) -> Result<BTreeSet<NodeId>>;
+
+    async fn counts(&self) -> Result<StoreCounts>;
+}

@@ -1,0 +1,107 @@
+//! Facts travel as CloudEvents 1.0 (structured JSON by default). This module is the one place that knows the
+//! event types, ids and sources, so harvester and graph service cannot disagree on them.
+
+use chrono::Utc;
+use cloudevents::{AttributesReader, Data, Event, EventBuilder, EventBuilderV10};
+
+use crate::fact::{FACT_SCHEMA_VERSION, RunFact, RunKind};
+
+/// CloudEvent type of a PipelineRun fact.
+pub const PIPELINERUN_FACT_TYPE: &str = "dev.tektongraph.fact.pipelinerun.v1";
+/// CloudEvent type of a TaskRun fact.
+pub const TASKRUN_FACT_TYPE: &str = "dev.tektongraph.fact.taskrun.v1";
+/// Media type of one structured-mode CloudEvent.
+pub const STRUCTURED_CONTENT_TYPE: &str = "application/cloudevents+json";
+/// Media type of a JSON array of structured-mode CloudEvents.
+pub const BATCH_CONTENT_TYPE: &str = "application/cloudevents-batch+json";
+/// Points consumers at the JSON Schema of the data.
+pub const DATA_SCHEMA: &str = "https://tektongraph.dev/schema/fact/v1/run-fact.schema.json";
+
+/// Why an event could not be turned into a fact.
+#[derive(Debug, thiserror::Error)]
+pub enum EnvelopeError {
+    #[error("unsupported event type `{0}` (expected {PIPELINERUN_FACT_TYPE} or {TASKRUN_FACT_TYPE})")]
+    UnsupportedType(String),
+    #[error("event `{id}` has no data")]
+    MissingData { id: String },
+    #[error("event `{id}`: data is not a valid run fact: {reason}")]
+    InvalidData { id: String, reason: String },
+    #[error("event `{id}`: type says {expected} but data.kind is {found}")]
+    KindMismatch { id: String, expected: &'static str, found: &'static str },
+    #[error("event `{id}`: unsupported fact schemaVersion {found} (this build reads {FACT_SCHEMA_VERSION})")]
+    UnsupportedVersion { id: String, found: u32 },
+    #[error("could not build CloudEvent: {0}")]
+    Build(String),
+}
+
+pub fn event_type(kind: RunKind) -> &'static str {
+    match kind {
+        RunKind::PipelineRun => PIPELINERUN_FACT_TYPE,
+        RunKind::TaskRun => TASKRUN_FACT_TYPE,
+    }
+}
+
+/// The CloudEvent source of a fact: the object's API path, as Tekton's own events use.
+pub fn event_source(fact: &RunFact) -> String {
+    let version = fact.api_version.as_deref().unwrap_or("tekton.dev/v1");
+    let plural = match fact.kind {
+        RunKind::PipelineRun => "pipelineruns",
+        RunKind::TaskRun => "taskruns",
+    };
+    format!("/apis/{version}/namespaces/{}/{plural}/{}", fact.namespace, fact.name)
+}
+
+/// Wraps a fact in a CloudEvent. The id is the fact's content hash, so a repeated observation repeats the id.
+pub fn to_cloudevent(fact: &RunFact) -> Result<Event, EnvelopeError> {
+    let data = serde_json::to_value(fact).map_err(|e| EnvelopeError::Build(e.to_string()))?;
+    EventBuilderV10::new()
+        .id(hex::encode(&fact.content_hash()[..16]))
+        .source(event_source(fact))
+        .ty(event_type(fact.kind))
+        .subject(fact.key().to_string())
+        .time(Utc::now())
+        .data_with_schema("application/json", DATA_SCHEMA, data)
+        .build()
+        .map_err(|e| EnvelopeError::Build(e.to_string()))
+}
+
+/// Reads a fact back out of a CloudEvent, checking type, kind and schema version.
+pub fn from_cloudevent(event: &Event) -> Result<RunFact, EnvelopeError> {
+    let id = event.id().to_string();
+    let expected = match event.ty() {
+        PIPELINERUN_FACT_TYPE => RunKind::PipelineRun,
+        TASKRUN_FACT_TYPE => RunKind::TaskRun,
+        other => return Err(EnvelopeError::UnsupportedType(other.to_string())),
+    };
+    let fact: RunFact = match event.data() {
+        None => return Err(EnvelopeError::MissingData { id }),
+        Some(Data::Json(v)) => serde_json::from_value(v.clone()),
+        Some(Data::String(s)) => serde_json::from_str(s),
+        Some(Data::Binary(b)) => serde_json::from_slice(b),
+    }
+    .map_err(|e| EnvelopeError::InvalidData { id: id.clone(), reason: e.to_string() })?;
+    if fact.schema_version != FACT_SCHEMA_VERSION {
+        return Err(EnvelopeError::UnsupportedVersion { id, found: fact.schema_version });
+    }
+    if fact.kind != expected {
+        return Err(EnvelopeError::KindMismatch { id, expected: expected.as_str(), found: fact.kind.as_str() });
+    }
+    validate(&fact).map_err(|reason| EnvelopeError::InvalidData { id, reason })?;
+    Ok(fact)
+}
+
+/// Semantic checks the JSON shape alone cannot express.
+fn validate(fact: &RunFact) -> Result<(), String> {
+    if fact.name.trim().is_empty() {
+        return Err("name is empty".into());
+    }
+    if fact.namespace.trim().is_empty() {
+        return Err("namespace is empty".into());
+    }
+    for image in &fact.supply_chain.images {
+        if !crate::normalize::is_digest(&image.digest) {
+            return Err(format!("image digest `{}` is not of the form alg:hex", image.digest));
+        }
+    }
+    Ok(())
+}

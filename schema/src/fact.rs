@@ -1,0 +1,393 @@
+//! The fact types: what the harvester observed about one Tekton run, normalized.
+//!
+//! A fact is a *complete observation* of one object, never a delta: the graph service keeps the newest observation
+//! of each run (see [`RunFact::observation_rank`]) and derives the graph from the set of newest observations, so
+//! replaying, reordering or repeating facts cannot change the result.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// Version of the fact data format. Bump it on incompatible changes; the CloudEvent type carries it too.
+pub const FACT_SCHEMA_VERSION: u32 = 1;
+
+/// The kind of Tekton run a fact describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum RunKind {
+    PipelineRun,
+    TaskRun,
+}
+
+impl RunKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunKind::PipelineRun => "PipelineRun",
+            RunKind::TaskRun => "TaskRun",
+        }
+    }
+}
+
+/// How a fact was observed. A full object outranks a summary embedded in a parent's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub enum ObservedFrom {
+    /// An entry of a v1beta1 PipelineRun's embedded `status.taskRuns` map: status only, no metadata or spec.
+    EmbeddedStatus,
+    /// The object itself (watch, file, Tekton CloudEvent body).
+    #[default]
+    Object,
+}
+
+/// A normalized observation of one PipelineRun or TaskRun.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RunFact {
+    pub schema_version: u32,
+    pub kind: RunKind,
+    /// `tekton.dev/v1` or `tekton.dev/v1beta1`; absent for bare objects (Chains test data).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
+    pub namespace: String,
+    pub name: String,
+    /// True when the object had no `metadata.name` and `name` was derived from its content.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub name_derived: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creation_timestamp: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub observed_from: ObservedFrom,
+    /// Pipeline name: `spec.pipelineRef.name` or the `tekton.dev/pipeline` label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline: Option<String>,
+    /// Task name (TaskRuns): `spec.taskRef.name` or the `tekton.dev/task` label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
+    /// The pipeline task this TaskRun executes (`tekton.dev/pipelineTask`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline_task: Option<String>,
+    /// The owning PipelineRun of a TaskRun (owner reference or `tekton.dev/pipelineRun` label).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline_run: Option<OwnerRef>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub params: Vec<NamedValue>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub results: Vec<NamedValue>,
+    pub status: RunStatus,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub children: Vec<ChildRef>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<Step>,
+    #[serde(default)]
+    pub supply_chain: SupplyChain,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// A param or result: the value is a string, an array of strings or an object of strings, as Tekton allows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamedValue {
+    pub name: String,
+    pub value: Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OwnerRef {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
+}
+
+/// The run's outcome, from `status.conditions[type=Succeeded]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default)]
+pub enum Outcome {
+    #[default]
+    Unknown,
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+    TimedOut,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Unknown => "Unknown",
+            Outcome::Pending => "Pending",
+            Outcome::Running => "Running",
+            Outcome::Succeeded => "Succeeded",
+            Outcome::Failed => "Failed",
+            Outcome::Cancelled => "Cancelled",
+            Outcome::TimedOut => "TimedOut",
+        }
+    }
+
+    /// True once the run can no longer change outcome.
+    pub fn is_final(self) -> bool {
+        matches!(self, Outcome::Succeeded | Outcome::Failed | Outcome::Cancelled | Outcome::TimedOut)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RunStatus {
+    pub outcome: Outcome,
+    /// The raw condition status: `True`, `False` or `Unknown`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition_status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_time: Option<DateTime<Utc>>,
+}
+
+/// A child of a PipelineRun (`status.childReferences` or the embedded `status.taskRuns` map).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChildRef {
+    pub kind: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline_task_name: Option<String>,
+}
+
+/// A step container of a TaskRun and the image it ran.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Step {
+    pub name: String,
+    /// The image as written in the task (`taskSpec.steps[].image`), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// `status.steps[].imageID` as reported by the kubelet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_id: Option<String>,
+    /// `sha256:…` extracted from `imageID`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terminated_reason: Option<String>,
+}
+
+/// Supply-chain facts extracted from results, params, labels and annotations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SupplyChain {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<SourceFact>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<TriggerFact>,
+    /// Images this run produced (image results of a run that is not a scan).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<ImageFact>,
+    /// Non-image artifacts (`*ARTIFACT_URI`/`*ARTIFACT_DIGEST`, `*ARTIFACT_OUTPUTS`, `*ARTIFACT_INPUTS`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub artifacts: Vec<ArtifactFact>,
+    /// Vulnerability scans this run reported.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scans: Vec<ScanFact>,
+    /// Name of the PipelineRun this one re-runs (`dashboard.tekton.dev/rerunOf`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rerun_of: Option<String>,
+    /// `chains.tekton.dev/signed`: `true` or `failed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed: Option<String>,
+    /// `chains.tekton.dev/transparency`: the Rekor entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transparency: Option<String>,
+}
+
+/// The source revision a run built.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SourceFact {
+    /// The repository URL as written by the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository_url: Option<String>,
+    /// The repository key: see [`crate::normalize::repository_key`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit_sha: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author_email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Commit time, as written (RFC 3339, offset kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    /// Which results/labels the facts came from, e.g. `REPO_URL`, `CHAINS-GIT_COMMIT`, `label:lighthouse…`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<String>,
+}
+
+/// What started the run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TriggerFact {
+    /// The `TRIGGER` result (e.g. `git`, `manual`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_listener: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
+}
+
+/// A container image identified by digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ImageFact {
+    /// `sha256:<64 hex>`.
+    pub digest: String,
+    /// Repository without tag or digest, e.g. `ghcr.io/org/app`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    /// The full reference as written by the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The result the image came from, e.g. `IMAGE_DIGEST`, `IMAGES`, `image-ARTIFACT_OUTPUTS`.
+    pub evidence: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ArtifactRole {
+    Input,
+    Output,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ArtifactFact {
+    pub uri: String,
+    pub digest: String,
+    pub role: ArtifactRole,
+    pub evidence: String,
+}
+
+/// Vulnerability counts by severity that a scan result reported for an image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ScanFact {
+    /// Digest of the scanned image, when the run names it (param `image`/`IMAGE` or `IMAGE_DIGEST`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_digest: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_repository: Option<String>,
+    pub critical: i64,
+    pub high: i64,
+    pub medium: i64,
+    pub low: i64,
+    pub unknown: i64,
+    /// Counts of vulnerabilities without a fix, when reported (`unpatched_vulnerabilities`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unpatched: Option<Box<ScanFact>>,
+    /// The result the counts came from (`CLAIR_SCAN_RESULT`, `SCAN_OUTPUT`).
+    pub evidence: String,
+}
+
+/// Orders two observations of the same run: the larger one is newer or more complete.
+///
+/// Compared as a tuple: creation time (a re-created object is newer), outcome finality (a finished run cannot
+/// become running again), full object over embedded summary, resource version (numeric when it parses), then
+/// a hash of the content so that two different observations with equal rank still pick the same winner in any
+/// order.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ObservationRank {
+    creation: Option<DateTime<Utc>>,
+    finished: bool,
+    observed_from: ObservedFrom,
+    completion: Option<DateTime<Utc>>,
+    resource_version: (u64, String),
+    content_hash: [u8; 32],
+}
+
+impl RunFact {
+    /// The identity of the run in the graph: kind, namespace and name.
+    pub fn key(&self) -> RunKey {
+        RunKey { kind: self.kind, namespace: self.namespace.clone(), name: self.name.clone() }
+    }
+
+    pub fn observation_rank(&self) -> ObservationRank {
+        let rv = self.resource_version.clone().unwrap_or_default();
+        ObservationRank {
+            creation: self.creation_timestamp,
+            finished: self.status.outcome.is_final(),
+            observed_from: self.observed_from,
+            completion: self.status.completion_time,
+            resource_version: (rv.parse().unwrap_or(0), rv),
+            content_hash: self.content_hash(),
+        }
+    }
+
+    /// SHA-256 of the canonical JSON of this fact (maps are sorted, so equal facts hash equally).
+    pub fn content_hash(&self) -> [u8; 32] {
+        let bytes = serde_json::to_vec(self).unwrap_or_default();
+        Sha256::digest(&bytes).into()
+    }
+
+    /// Looks up a result by name.
+    pub fn result(&self, name: &str) -> Option<&Value> {
+        self.results.iter().find(|r| r.name == name).map(|r| &r.value)
+    }
+
+    /// Looks up a param by name.
+    pub fn param(&self, name: &str) -> Option<&Value> {
+        self.params.iter().find(|p| p.name == name).map(|p| &p.value)
+    }
+
+    /// Duration from start to completion, when both are known.
+    pub fn duration_seconds(&self) -> Option<f64> {
+        let (start, end) = (self.status.start_time?, self.status.completion_time?);
+        Some((end - start).num_milliseconds() as f64 / 1000.0)
+    }
+}
+
+/// The identity of a run: `kind/namespace/name`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RunKey {
+    pub kind: RunKind,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl std::fmt::Display for RunKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}/{}", self.kind.as_str(), self.namespace, self.name)
+    }
+}
