@@ -5,8 +5,7 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{
-    Context, EmptyMutation, EmptySubscription, Enum, Error, InputObject, Json, Object, Result,
-    Schema, SimpleObject,
+    Context, EmptyMutation, EmptySubscription, Enum, Error, InputObject, Json, Object, Result, Schema, SimpleObject,
 };
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -15,31 +14,19 @@ use tekton_graph_schema::{NamedValue, Outcome, RunFact, RunKey, RunKind};
 
 use crate::model::{EdgeKind, NodeId};
 use crate::store::{GraphStore, RunFilter, RunPosition, StoreError};
-use crate::view::{
-    self, CommitInfo, ImageInfo, ScanInfo, Severities, TaskChange, TaskChangeKind, ValueChange,
-};
+use crate::view::{self, CommitInfo, ImageInfo, ScanInfo, Severities, TaskChange, TaskChangeKind, ValueChange};
 
 pub type GraphSchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
 
 /// Builds the schema over a store.
 pub fn build_schema(store: Arc<dyn GraphStore>) -> GraphSchema {
-    let loader = DataLoader::new(
-        FactLoader {
-            store: store.clone(),
-        },
-        tokio::spawn,
-    );
-    Schema::build(QueryRoot, EmptyMutation, EmptySubscription)
-        .data(store)
-        .data(loader)
-        .finish()
+    let loader = DataLoader::new(FactLoader { store: store.clone() }, tokio::spawn);
+    Schema::build(QueryRoot, EmptyMutation, EmptySubscription).data(store).data(loader).finish()
 }
 
 /// The SDL of the schema, as checked in under `schema/graphql/schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(QueryRoot, EmptyMutation, EmptySubscription)
-        .finish()
-        .sdl()
+    Schema::build(QueryRoot, EmptyMutation, EmptySubscription).finish().sdl()
 }
 
 /// Batches run lookups of one GraphQL request level into one store call.
@@ -53,12 +40,7 @@ impl Loader<RunKey> for FactLoader {
 
     async fn load(&self, keys: &[RunKey]) -> Result<HashMap<RunKey, Self::Value>, Self::Error> {
         let facts = self.store.facts(keys).await.map_err(Arc::new)?;
-        Ok(keys
-            .iter()
-            .cloned()
-            .zip(facts)
-            .filter_map(|(k, f)| Some((k, Arc::new(f?))))
-            .collect())
+        Ok(keys.iter().cloned().zip(facts).filter_map(|(k, f)| Some((k, Arc::new(f?)))).collect())
     }
 }
 
@@ -68,27 +50,17 @@ fn store<'a>(ctx: &Context<'a>) -> &'a dyn GraphStore {
 
 async fn load_run(ctx: &Context<'_>, key: RunKey) -> Result<Option<Arc<RunFact>>> {
     let loader = ctx.data_unchecked::<DataLoader<FactLoader>>();
-    loader
-        .load_one(key)
-        .await
-        .map_err(|e| Error::new(e.to_string()))
+    loader.load_one(key).await.map_err(|e| Error::new(e.to_string()))
 }
 
 async fn load_runs(ctx: &Context<'_>, keys: Vec<RunKey>) -> Result<Vec<Arc<RunFact>>> {
     let loader = ctx.data_unchecked::<DataLoader<FactLoader>>();
-    let found = loader
-        .load_many(keys.clone())
-        .await
-        .map_err(|e| Error::new(e.to_string()))?;
+    let found = loader.load_many(keys.clone()).await.map_err(|e| Error::new(e.to_string()))?;
     Ok(keys.iter().filter_map(|k| found.get(k).cloned()).collect())
 }
 
 fn pr_key(namespace: &str, name: &str) -> RunKey {
-    RunKey {
-        kind: RunKind::PipelineRun,
-        namespace: namespace.to_string(),
-        name: name.to_string(),
-    }
+    RunKey { kind: RunKind::PipelineRun, namespace: namespace.to_string(), name: name.to_string() }
 }
 
 pub struct QueryRoot;
@@ -105,28 +77,12 @@ impl QueryRoot {
         Ok(view::commit(store(ctx), &repo, &sha).await?.map(Commit))
     }
 
-    async fn pipeline_run(
-        &self,
-        ctx: &Context<'_>,
-        namespace: String,
-        name: String,
-    ) -> Result<Option<PipelineRun>> {
-        Ok(load_run(ctx, pr_key(&namespace, &name))
-            .await?
-            .map(pipeline_run))
+    async fn pipeline_run(&self, ctx: &Context<'_>, namespace: String, name: String) -> Result<Option<PipelineRun>> {
+        Ok(load_run(ctx, pr_key(&namespace, &name)).await?.map(pipeline_run))
     }
 
-    async fn task_run(
-        &self,
-        ctx: &Context<'_>,
-        namespace: String,
-        name: String,
-    ) -> Result<Option<TaskRun>> {
-        let key = RunKey {
-            kind: RunKind::TaskRun,
-            namespace,
-            name,
-        };
+    async fn task_run(&self, ctx: &Context<'_>, namespace: String, name: String) -> Result<Option<TaskRun>> {
+        let key = RunKey { kind: RunKind::TaskRun, namespace, name };
         Ok(load_run(ctx, key).await?.map(task_run))
     }
 
@@ -138,33 +94,18 @@ impl QueryRoot {
         #[graphql(default = 20)] first: i32,
         after: Option<String>,
     ) -> Result<PipelineRunConnection> {
-        let first = usize::try_from(first)
-            .map_err(|_| Error::new("`first` must not be negative"))?
-            .min(1000);
+        let first = usize::try_from(first).map_err(|_| Error::new("`first` must not be negative"))?.min(1000);
         let after = after.map(|c| RunPosition::decode(&c)).transpose()?;
-        let filter = filter
-            .map(PipelineRunFilter::into_store)
-            .unwrap_or_default();
-        let page = store(ctx)
-            .pipeline_runs(&filter, after.as_ref(), first)
-            .await?;
+        let filter = filter.map(PipelineRunFilter::into_store).unwrap_or_default();
+        let page = store(ctx).pipeline_runs(&filter, after.as_ref(), first).await?;
         let end_cursor = page.runs.last().map(|(p, _)| p.encode());
         let keys: Vec<RunKey> = page.runs.iter().map(|(_, k)| k.clone()).collect();
         let cursors: Vec<String> = page.runs.iter().map(|(p, _)| p.encode()).collect();
         let facts = load_runs(ctx, keys).await?;
-        let edges = cursors
-            .into_iter()
-            .zip(facts)
-            .map(|(cursor, f)| PipelineRunEdge {
-                cursor,
-                node: pipeline_run(f),
-            });
+        let edges = cursors.into_iter().zip(facts).map(|(cursor, f)| PipelineRunEdge { cursor, node: pipeline_run(f) });
         Ok(PipelineRunConnection {
             edges: edges.collect(),
-            page_info: PageInfo {
-                has_next_page: page.has_next,
-                end_cursor,
-            },
+            page_info: PageInfo { has_next_page: page.has_next, end_cursor },
         })
     }
 
@@ -186,15 +127,8 @@ impl QueryRoot {
         };
         let base = match base_key {
             Some(key) => {
-                let missing = format!(
-                    "no PipelineRun `{}/{}` to diff against",
-                    key.namespace, key.name
-                );
-                Some(
-                    load_run(ctx, key)
-                        .await?
-                        .ok_or_else(|| Error::new(missing))?,
-                )
+                let missing = format!("no PipelineRun `{}/{}` to diff against", key.namespace, key.name);
+                Some(load_run(ctx, key).await?.ok_or_else(|| Error::new(missing))?)
             }
             None => None,
         };
@@ -202,15 +136,8 @@ impl QueryRoot {
     }
 
     /// A node-centred lineage graph around an image digest, commit (`repo@sha`), run (`namespace/name`) or node id.
-    async fn lineage(
-        &self,
-        ctx: &Context<'_>,
-        r#ref: String,
-        #[graphql(default = 4)] depth: i32,
-    ) -> Result<Lineage> {
-        let depth = usize::try_from(depth)
-            .map_err(|_| Error::new("`depth` must not be negative"))?
-            .min(10);
+    async fn lineage(&self, ctx: &Context<'_>, r#ref: String, #[graphql(default = 4)] depth: i32) -> Result<Lineage> {
+        let depth = usize::try_from(depth).map_err(|_| Error::new("`depth` must not be negative"))?.min(10);
         let start = view::parse_ref(&r#ref)?;
         let lineage = view::lineage(store(ctx), &start, depth).await?;
         Ok(Lineage {
@@ -218,20 +145,12 @@ impl QueryRoot {
             nodes: lineage
                 .nodes
                 .into_iter()
-                .map(|n| LineageNode {
-                    id: n.id.0,
-                    kind: n.kind.as_str().to_string(),
-                    label: n.label,
-                })
+                .map(|n| LineageNode { id: n.id.0, kind: n.kind.as_str().to_string(), label: n.label })
                 .collect(),
             edges: lineage
                 .edges
                 .into_iter()
-                .map(|e| LineageEdge {
-                    from: e.from.0,
-                    to: e.to.0,
-                    kind: e.kind.as_str().to_string(),
-                })
+                .map(|e| LineageEdge { from: e.from.0, to: e.to.0, kind: e.kind.as_str().to_string() })
                 .collect(),
         })
     }
@@ -239,27 +158,17 @@ impl QueryRoot {
     /// A System: what belongs to it (repositories, pipelines, runs, images).
     async fn system(&self, ctx: &Context<'_>, name: String) -> Result<Option<System>> {
         let node = NodeId::system(&name);
-        let edges = store(ctx)
-            .edges(std::slice::from_ref(&node), Some(&[EdgeKind::BelongsTo]))
-            .await?;
+        let edges = store(ctx).edges(std::slice::from_ref(&node), Some(&[EdgeKind::BelongsTo])).await?;
         if edges.is_empty() {
             return Ok(None);
         }
-        Ok(Some(System {
-            name,
-            members: edges.into_iter().map(|e| e.from).collect(),
-        }))
+        Ok(Some(System { name, members: edges.into_iter().map(|e| e.from).collect() }))
     }
 
     /// Counts of what the graph holds.
     async fn stats(&self, ctx: &Context<'_>) -> Result<Stats> {
         let c = store(ctx).counts().await?;
-        Ok(Stats {
-            pipeline_runs: c.pipeline_runs,
-            task_runs: c.task_runs,
-            nodes: c.nodes,
-            edges: c.edges,
-        })
+        Ok(Stats { pipeline_runs: c.pipeline_runs, task_runs: c.task_runs, nodes: c.nodes, edges: c.edges })
     }
 }
 
@@ -363,13 +272,7 @@ pub struct KeyValue {
 }
 
 fn key_values(values: &[NamedValue]) -> Vec<KeyValue> {
-    values
-        .iter()
-        .map(|v| KeyValue {
-            name: v.name.clone(),
-            value: Json(v.value.clone()),
-        })
-        .collect()
+    values.iter().map(|v| KeyValue { name: v.name.clone(), value: Json(v.value.clone()) }).collect()
 }
 
 #[derive(SimpleObject, Clone)]
@@ -584,15 +487,8 @@ impl Commit {
         &self.0.sha
     }
     async fn repository(&self) -> Repository {
-        let url = self
-            .0
-            .repository_url
-            .clone()
-            .unwrap_or_else(|| format!("https://{}", self.0.repository));
-        Repository {
-            key: self.0.repository.clone(),
-            url,
-        }
+        let url = self.0.repository_url.clone().unwrap_or_else(|| format!("https://{}", self.0.repository));
+        Repository { key: self.0.repository.clone(), url }
     }
     async fn author(&self) -> Option<&str> {
         self.0.author.as_deref()
@@ -609,23 +505,12 @@ impl Commit {
     }
     /// PipelineRuns built from this commit, newest first.
     async fn pipeline_runs(&self) -> Vec<PipelineRun> {
-        self.0
-            .runs
-            .iter()
-            .filter(|r| r.kind == RunKind::PipelineRun)
-            .cloned()
-            .map(pipeline_run)
-            .collect()
+        self.0.runs.iter().filter(|r| r.kind == RunKind::PipelineRun).cloned().map(pipeline_run).collect()
     }
     /// Images built from this commit.
     async fn images(&self, ctx: &Context<'_>) -> Result<Vec<Image>> {
         let mut digests = std::collections::BTreeSet::new();
-        for run in self
-            .0
-            .runs
-            .iter()
-            .filter(|r| r.kind == RunKind::PipelineRun)
-        {
+        for run in self.0.runs.iter().filter(|r| r.kind == RunKind::PipelineRun) {
             digests.extend(view::images_of_run(store(ctx), run).await?);
         }
         images_by_digest(ctx, digests.into_iter().collect()).await
@@ -730,14 +615,7 @@ impl From<Severities> for VulnerabilityCounts {
 }
 
 fn counts_of(s: &tekton_graph_schema::ScanFact) -> VulnerabilityCounts {
-    Severities {
-        critical: s.critical,
-        high: s.high,
-        medium: s.medium,
-        low: s.low,
-        unknown: s.unknown,
-    }
-    .into()
+    Severities { critical: s.critical, high: s.high, medium: s.medium, low: s.low, unknown: s.unknown }.into()
 }
 
 #[Object]
@@ -792,11 +670,7 @@ pub struct ValueDiff {
 
 impl From<ValueChange> for ValueDiff {
     fn from(c: ValueChange) -> Self {
-        ValueDiff {
-            key: c.key,
-            before: c.before.map(Json),
-            after: c.after.map(Json),
-        }
+        ValueDiff { key: c.key, before: c.before.map(Json), after: c.after.map(Json) }
     }
 }
 
@@ -882,19 +756,9 @@ pub struct RunDiff {
 }
 
 impl RunDiff {
-    async fn compute(
-        store: &dyn GraphStore,
-        base: Option<Arc<RunFact>>,
-        head: Arc<RunFact>,
-    ) -> Result<Self> {
+    async fn compute(store: &dyn GraphStore, base: Option<Arc<RunFact>>, head: Arc<RunFact>) -> Result<Self> {
         let empty = RunFact { ..(*head).clone() };
-        let base_fact = base.clone().unwrap_or_else(|| {
-            Arc::new(RunFact {
-                params: vec![],
-                results: vec![],
-                ..empty
-            })
-        });
+        let base_fact = base.clone().unwrap_or_else(|| Arc::new(RunFact { params: vec![], results: vec![], ..empty }));
         let commit_before = match &base {
             Some(b) => view::commit_of_run(store, b).await?,
             None => None,
@@ -910,8 +774,7 @@ impl RunDiff {
             None => vec![],
         };
         let images_after = view::images_of_run(store, &head).await?;
-        let sev_before =
-            Severities::sum(&view::latest_scans_of_images(store, &images_before).await?);
+        let sev_before = Severities::sum(&view::latest_scans_of_images(store, &images_before).await?);
         let sev_after = Severities::sum(&view::latest_scans_of_images(store, &images_after).await?);
         let delta = Severities {
             critical: sev_after.critical - sev_before.critical,
@@ -922,52 +785,19 @@ impl RunDiff {
         };
         let commit_key = |c: &Option<CommitInfo>| c.as_ref().map(|c| c.node());
         Ok(RunDiff {
-            commit_changed: base.is_some()
-                && commit_key(&commit_before) != commit_key(&commit_after),
-            status_changed: base
-                .as_ref()
-                .is_some_and(|b| b.status.outcome != head.status.outcome),
-            duration_delta_seconds: base
-                .as_ref()
-                .and_then(|b| Some(head.duration_seconds()? - b.duration_seconds()?)),
-            params: view::diff_values(&base_fact.params, &head.params)
-                .into_iter()
-                .map(Into::into)
-                .collect(),
-            results: view::diff_values(&base_fact.results, &head.results)
-                .into_iter()
-                .map(Into::into)
-                .collect(),
-            tasks: view::diff_tasks(&tasks_before, &tasks_after)
-                .into_iter()
-                .map(Into::into)
-                .collect(),
+            commit_changed: base.is_some() && commit_key(&commit_before) != commit_key(&commit_after),
+            status_changed: base.as_ref().is_some_and(|b| b.status.outcome != head.status.outcome),
+            duration_delta_seconds: base.as_ref().and_then(|b| Some(head.duration_seconds()? - b.duration_seconds()?)),
+            params: view::diff_values(&base_fact.params, &head.params).into_iter().map(Into::into).collect(),
+            results: view::diff_values(&base_fact.results, &head.results).into_iter().map(Into::into).collect(),
+            tasks: view::diff_tasks(&tasks_before, &tasks_after).into_iter().map(Into::into).collect(),
             images: ImageDiff {
-                added: images_after
-                    .iter()
-                    .filter(|d| !images_before.contains(d))
-                    .cloned()
-                    .collect(),
-                removed: images_before
-                    .iter()
-                    .filter(|d| !images_after.contains(d))
-                    .cloned()
-                    .collect(),
-                unchanged: images_after
-                    .iter()
-                    .filter(|d| images_before.contains(d))
-                    .cloned()
-                    .collect(),
+                added: images_after.iter().filter(|d| !images_before.contains(d)).cloned().collect(),
+                removed: images_before.iter().filter(|d| !images_after.contains(d)).cloned().collect(),
+                unchanged: images_after.iter().filter(|d| images_before.contains(d)).cloned().collect(),
             },
-            scans: VulnerabilityDiff {
-                before: sev_before.into(),
-                after: sev_after.into(),
-                delta: delta.into(),
-            },
-            commits: CommitChange {
-                before: commit_before.map(Commit),
-                after: commit_after.map(Commit),
-            },
+            scans: VulnerabilityDiff { before: sev_before.into(), after: sev_after.into(), delta: delta.into() },
+            commits: CommitChange { before: commit_before.map(Commit), after: commit_after.map(Commit) },
             base: base.map(pipeline_run),
             head: pipeline_run(head),
         })
@@ -1015,11 +845,7 @@ impl System {
         self.members_of(crate::model::NodeKind::Pipeline)
     }
     /// PipelineRuns of this system, newest first (at most `first`).
-    async fn pipeline_runs(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(default = 20)] first: i32,
-    ) -> Result<Vec<PipelineRun>> {
+    async fn pipeline_runs(&self, ctx: &Context<'_>, #[graphql(default = 20)] first: i32) -> Result<Vec<PipelineRun>> {
         let keys: Vec<RunKey> = self.members.iter().filter_map(|n| n.run_key()).collect();
         let mut runs = load_runs(ctx, keys).await?;
         view::newest_first(&mut runs);
@@ -1030,10 +856,6 @@ impl System {
 
 impl System {
     fn members_of(&self, kind: crate::model::NodeKind) -> Vec<String> {
-        self.members
-            .iter()
-            .filter(|n| n.kind() == Some(kind))
-            .map(|n| n.key().to_string())
-            .collect()
+        self.members.iter().filter(|n| n.kind() == Some(kind)).map(|n| n.key().to_string()).collect()
     }
 }

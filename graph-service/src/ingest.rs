@@ -23,36 +23,24 @@ pub enum IngestError {
 
 /// Decodes an HTTP request body: one event (structured or binary mode) or a batch.
 pub fn decode_http(headers: &HeaderMap, body: Vec<u8>) -> Result<Vec<RunFact>, IngestError> {
-    let content_type = headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let content_type = headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     if content_type.starts_with(BATCH_CONTENT_TYPE) {
         return decode_batch(&body);
     }
-    let event = cloudevents::binding::http::to_event(headers, body)
-        .map_err(|e| IngestError::NotAnEvent(e.to_string()))?;
-    Ok(vec![
-        from_cloudevent(&event).map_err(|e| IngestError::InvalidFact(e.to_string()))?,
-    ])
+    let event =
+        cloudevents::binding::http::to_event(headers, body).map_err(|e| IngestError::NotAnEvent(e.to_string()))?;
+    Ok(vec![from_cloudevent(&event).map_err(|e| IngestError::InvalidFact(e.to_string()))?])
 }
 
 /// Decodes a JSON array of structured-mode events; the first bad one fails the whole batch.
 pub fn decode_batch(body: &[u8]) -> Result<Vec<RunFact>, IngestError> {
-    let raw: Vec<serde_json::Value> =
-        serde_json::from_slice(body).map_err(|e| IngestError::BadBatch(e.to_string()))?;
+    let raw: Vec<serde_json::Value> = serde_json::from_slice(body).map_err(|e| IngestError::BadBatch(e.to_string()))?;
     raw.into_iter()
         .enumerate()
         .map(|(index, value)| {
-            let event: Event =
-                serde_json::from_value(value).map_err(|e| IngestError::InvalidEvent {
-                    index,
-                    reason: format!("not a CloudEvent: {e}"),
-                })?;
-            from_cloudevent(&event).map_err(|e| IngestError::InvalidEvent {
-                index,
-                reason: e.to_string(),
-            })
+            let event: Event = serde_json::from_value(value)
+                .map_err(|e| IngestError::InvalidEvent { index, reason: format!("not a CloudEvent: {e}") })?;
+            from_cloudevent(&event).map_err(|e| IngestError::InvalidEvent { index, reason: e.to_string() })
         })
         .collect()
 }

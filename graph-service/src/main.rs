@@ -13,10 +13,7 @@ use poem::Server;
 use poem::listener::TcpListener;
 
 #[derive(Parser)]
-#[command(
-    version,
-    about = "Tekton supply-chain graph: ingest facts, answer GraphQL"
-)]
+#[command(version, about = "Tekton supply-chain graph: ingest facts, answer GraphQL")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -62,18 +59,14 @@ struct CommonArgs {
 
 impl CommonArgs {
     fn projection(&self) -> ProjectionConfig {
-        ProjectionConfig {
-            system_label: self.system_label.clone(),
-        }
+        ProjectionConfig { system_label: self.system_label.clone() }
     }
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
@@ -91,20 +84,10 @@ async fn main() -> anyhow::Result<()> {
             let facts = graph_service::demo::sample_facts().map_err(anyhow::Error::msg)?;
             let stats = store.apply(&facts).await?;
             let url = format!("http://{}", args.common.listen);
-            println!(
-                "tekton-graph demo: loaded {} facts ({} runs)",
-                facts.len(),
-                stats.applied
-            );
+            println!("tekton-graph demo: loaded {} facts ({} runs)", facts.len(), stats.applied);
             println!("GraphiQL: {url}/graphql");
-            println!(
-                "Where did this image come from?\n  {}",
-                graph_service::demo::EXAMPLE_IMAGE_QUERY
-            );
-            println!(
-                "What changed since the previous run?\n  {}",
-                graph_service::demo::EXAMPLE_DIFF_QUERY
-            );
+            println!("Where did this image come from?\n  {}", graph_service::demo::EXAMPLE_IMAGE_QUERY);
+            println!("What changed since the previous run?\n  {}", graph_service::demo::EXAMPLE_DIFF_QUERY);
             println!(
                 "Try: curl -s {url}/graphql -H 'content-type: application/json' -d '{{\"query\":\"{{ stats {{ pipelineRuns taskRuns }} }}\"}}'"
             );

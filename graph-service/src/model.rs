@@ -81,10 +81,7 @@ impl NodeId {
         Self::new(NodeKind::Repository, repo_key)
     }
     pub fn commit(repo_key: &str, sha: &str) -> Self {
-        Self::new(
-            NodeKind::Commit,
-            &format!("{repo_key}@{}", sha.to_ascii_lowercase()),
-        )
+        Self::new(NodeKind::Commit, &format!("{repo_key}@{}", sha.to_ascii_lowercase()))
     }
     pub fn pipeline(namespace: &str, name: &str) -> Self {
         Self::new(NodeKind::Pipeline, &format!("{namespace}/{name}"))
@@ -102,19 +99,13 @@ impl NodeId {
     /// A scan is keyed by the PipelineRun that reported it (or the standalone run) and the scanned digest, so the
     /// PipelineRun's summary result and its scan TaskRun's detailed result are one Scan.
     pub fn scan(namespace: &str, run_name: &str, digest: Option<&str>) -> Self {
-        Self::new(
-            NodeKind::Scan,
-            &format!("{namespace}/{run_name}/{}", digest.unwrap_or("-")),
-        )
+        Self::new(NodeKind::Scan, &format!("{namespace}/{run_name}/{}", digest.unwrap_or("-")))
     }
     pub fn system(name: &str) -> Self {
         Self::new(NodeKind::System, name)
     }
     pub fn trigger(namespace: &str, event_listener: &str, trigger: &str) -> Self {
-        Self::new(
-            NodeKind::Trigger,
-            &format!("{namespace}/{event_listener}/{trigger}"),
-        )
+        Self::new(NodeKind::Trigger, &format!("{namespace}/{event_listener}/{trigger}"))
     }
 
     pub fn kind(&self) -> Option<NodeKind> {
@@ -135,11 +126,7 @@ impl NodeId {
             _ => return None,
         };
         let (namespace, name) = self.key().split_once('/')?;
-        Some(RunKey {
-            kind,
-            namespace: namespace.to_string(),
-            name: name.to_string(),
-        })
+        Some(RunKey { kind, namespace: namespace.to_string(), name: name.to_string() })
     }
 }
 
@@ -216,14 +203,8 @@ pub struct ProjectionConfig {
 impl ProjectionConfig {
     /// The System a run belongs to, if any.
     pub fn system_of(&self, fact: &RunFact) -> Option<String> {
-        let labelled = self
-            .system_label
-            .as_ref()
-            .and_then(|l| fact.labels.get(l))
-            .filter(|v| !v.is_empty());
-        labelled
-            .cloned()
-            .or_else(|| fact.supply_chain.source.as_ref()?.repository.clone())
+        let labelled = self.system_label.as_ref().and_then(|l| fact.labels.get(l)).filter(|v| !v.is_empty());
+        labelled.cloned().or_else(|| fact.supply_chain.source.as_ref()?.repository.clone())
     }
 }
 
@@ -240,81 +221,37 @@ pub fn project(fact: &RunFact, config: &ProjectionConfig) -> Vec<Edge> {
     match fact.kind {
         RunKind::PipelineRun => {
             if let Some(pipeline) = &fact.pipeline {
-                edges.push(Edge::new(
-                    run.clone(),
-                    EdgeKind::RunOf,
-                    NodeId::pipeline(ns, pipeline),
-                ));
+                edges.push(Edge::new(run.clone(), EdgeKind::RunOf, NodeId::pipeline(ns, pipeline)));
             }
             for child in fact.children.iter().filter(|c| c.kind == "TaskRun") {
-                let child_key = RunKey {
-                    kind: RunKind::TaskRun,
-                    namespace: ns.to_string(),
-                    name: child.name.clone(),
-                };
-                edges.push(Edge::new(
-                    NodeId::run(&child_key),
-                    EdgeKind::PartOf,
-                    run.clone(),
-                ));
+                let child_key = RunKey { kind: RunKind::TaskRun, namespace: ns.to_string(), name: child.name.clone() };
+                edges.push(Edge::new(NodeId::run(&child_key), EdgeKind::PartOf, run.clone()));
             }
             if let Some(original) = &fact.supply_chain.rerun_of {
-                let original_key = RunKey {
-                    kind: RunKind::PipelineRun,
-                    namespace: ns.to_string(),
-                    name: original.clone(),
-                };
-                edges.push(Edge::new(
-                    run.clone(),
-                    EdgeKind::RerunOf,
-                    NodeId::run(&original_key),
-                ));
+                let original_key =
+                    RunKey { kind: RunKind::PipelineRun, namespace: ns.to_string(), name: original.clone() };
+                edges.push(Edge::new(run.clone(), EdgeKind::RerunOf, NodeId::run(&original_key)));
             }
             if let Some(t) = &fact.supply_chain.trigger
                 && let (Some(listener), Some(trigger)) = (&t.event_listener, &t.trigger)
             {
-                edges.push(Edge::new(
-                    run.clone(),
-                    EdgeKind::TriggeredBy,
-                    NodeId::trigger(ns, listener, trigger),
-                ));
+                edges.push(Edge::new(run.clone(), EdgeKind::TriggeredBy, NodeId::trigger(ns, listener, trigger)));
             }
             if let Some(system) = config.system_of(fact) {
                 let system = NodeId::system(&system);
                 if let Some(pipeline) = &fact.pipeline {
-                    edges.push(Edge::new(
-                        NodeId::pipeline(ns, pipeline),
-                        EdgeKind::BelongsTo,
-                        system.clone(),
-                    ));
+                    edges.push(Edge::new(NodeId::pipeline(ns, pipeline), EdgeKind::BelongsTo, system.clone()));
                 }
-                if let Some(repo) = fact
-                    .supply_chain
-                    .source
-                    .as_ref()
-                    .and_then(|s| s.repository.as_ref())
-                {
-                    edges.push(Edge::new(
-                        NodeId::repository(repo),
-                        EdgeKind::BelongsTo,
-                        system.clone(),
-                    ));
+                if let Some(repo) = fact.supply_chain.source.as_ref().and_then(|s| s.repository.as_ref()) {
+                    edges.push(Edge::new(NodeId::repository(repo), EdgeKind::BelongsTo, system.clone()));
                 }
                 edges.push(Edge::new(run.clone(), EdgeKind::BelongsTo, system));
             }
         }
         RunKind::TaskRun => {
             if let Some(parent) = parent_run_name(fact) {
-                let parent_key = RunKey {
-                    kind: RunKind::PipelineRun,
-                    namespace: ns.to_string(),
-                    name: parent.into(),
-                };
-                edges.push(Edge::new(
-                    run.clone(),
-                    EdgeKind::PartOf,
-                    NodeId::run(&parent_key),
-                ));
+                let parent_key = RunKey { kind: RunKind::PipelineRun, namespace: ns.to_string(), name: parent.into() };
+                edges.push(Edge::new(run.clone(), EdgeKind::PartOf, NodeId::run(&parent_key)));
             }
         }
     }
@@ -323,18 +260,10 @@ pub fn project(fact: &RunFact, config: &ProjectionConfig) -> Vec<Edge> {
     {
         let commit = NodeId::commit(repo, sha);
         edges.push(Edge::new(run.clone(), EdgeKind::BuiltFrom, commit.clone()));
-        edges.push(Edge::new(
-            commit,
-            EdgeKind::InRepository,
-            NodeId::repository(repo),
-        ));
+        edges.push(Edge::new(commit, EdgeKind::InRepository, NodeId::repository(repo)));
     }
     for image in &fact.supply_chain.images {
-        edges.push(Edge::new(
-            run.clone(),
-            EdgeKind::Produced,
-            NodeId::image(&image.digest),
-        ));
+        edges.push(Edge::new(run.clone(), EdgeKind::Produced, NodeId::image(&image.digest)));
     }
     let scan_owner = match fact.kind {
         RunKind::TaskRun => parent_run_name(fact).unwrap_or(&fact.name),
@@ -358,20 +287,13 @@ mod tests {
 
     #[test]
     fn node_ids_round_trip_kind_and_run_key() {
-        let key = RunKey {
-            kind: RunKind::TaskRun,
-            namespace: "ns".into(),
-            name: "a-b".into(),
-        };
+        let key = RunKey { kind: RunKind::TaskRun, namespace: "ns".into(), name: "a-b".into() };
         let id = NodeId::run(&key);
         assert_eq!(id.0, "taskrun:ns/a-b");
         assert_eq!(id.kind(), Some(NodeKind::TaskRun));
         assert_eq!(id.run_key(), Some(key));
         assert_eq!(NodeId::image("sha256:ab").kind(), Some(NodeKind::Image));
-        assert_eq!(
-            NodeId::commit("github.com/a/b", "ABC").key(),
-            "github.com/a/b@abc"
-        );
+        assert_eq!(NodeId::commit("github.com/a/b", "ABC").key(), "github.com/a/b@abc");
         assert_eq!(NodeId("nonsense".into()).kind(), None);
     }
 }

@@ -51,11 +51,7 @@ async fn healthz(store: Data<&Arc<dyn GraphStore>>) -> Response {
 /// Accepts fact CloudEvents: structured, binary or batch mode. All or nothing: a bad event fails the request with
 /// 400 and the reason, and nothing of it is written.
 #[handler]
-async fn post_events(
-    req: &Request,
-    body: poem::Body,
-    store: Data<&Arc<dyn GraphStore>>,
-) -> Response {
+async fn post_events(req: &Request, body: poem::Body, store: Data<&Arc<dyn GraphStore>>) -> Response {
     let bytes = match body.into_bytes_limit(MAX_EVENTS_BODY_BYTES).await {
         Ok(b) => b.to_vec(),
         Err(e) => {
@@ -70,7 +66,11 @@ async fn post_events(
         }
     };
     match store.apply(&facts).await {
-        Ok(stats) => (StatusCode::ACCEPTED, Json(json!({ "received": facts.len(), "applied": stats.applied, "ignored": stats.ignored }))).into_response(),
+        Ok(stats) => (
+            StatusCode::ACCEPTED,
+            Json(json!({ "received": facts.len(), "applied": stats.applied, "ignored": stats.ignored })),
+        )
+            .into_response(),
         Err(e) => {
             tracing::error!(error = %e, "store failed to apply events");
             (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response()

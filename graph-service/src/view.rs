@@ -21,36 +21,17 @@ pub fn newest_first(facts: &mut [Arc<RunFact>]) {
 
 /// Fetches facts for keys, dropping runs that were never observed.
 pub async fn load_facts(store: &dyn GraphStore, keys: &[RunKey]) -> Result<Vec<Arc<RunFact>>> {
-    Ok(store
-        .facts(keys)
-        .await?
-        .into_iter()
-        .flatten()
-        .map(Arc::new)
-        .collect())
+    Ok(store.facts(keys).await?.into_iter().flatten().map(Arc::new).collect())
 }
 
 /// Runs at the other end of `kind` edges of `node`.
-pub async fn related_runs(
-    store: &dyn GraphStore,
-    node: &NodeId,
-    kind: EdgeKind,
-) -> Result<Vec<RunKey>> {
-    let edges = store
-        .edges(std::slice::from_ref(node), Some(&[kind]))
-        .await?;
-    Ok(edges
-        .iter()
-        .filter_map(|e| other_end(e, node).run_key())
-        .collect())
+pub async fn related_runs(store: &dyn GraphStore, node: &NodeId, kind: EdgeKind) -> Result<Vec<RunKey>> {
+    let edges = store.edges(std::slice::from_ref(node), Some(&[kind])).await?;
+    Ok(edges.iter().filter_map(|e| other_end(e, node).run_key()).collect())
 }
 
 fn other_end<'a>(edge: &'a Edge, node: &NodeId) -> &'a NodeId {
-    if &edge.from == node {
-        &edge.to
-    } else {
-        &edge.from
-    }
+    if &edge.from == node { &edge.to } else { &edge.from }
 }
 
 /// A commit with the properties its runs reported.
@@ -84,8 +65,7 @@ pub async fn commit(store: &dyn GraphStore, repo: &str, sha: &str) -> Result<Opt
     }
     newest_first(&mut runs);
     let claim = |pick: fn(&SourceFact) -> Option<&String>| {
-        runs.iter()
-            .find_map(|r| r.supply_chain.source.as_ref().and_then(pick).cloned())
+        runs.iter().find_map(|r| r.supply_chain.source.as_ref().and_then(pick).cloned())
     };
     Ok(Some(CommitInfo {
         repository_url: claim(|s| s.repository_url.as_ref()),
@@ -121,11 +101,7 @@ fn source_key(fact: &RunFact) -> Option<(String, String)> {
 /// The owning PipelineRun of a TaskRun.
 pub fn parent_key(fact: &RunFact) -> Option<RunKey> {
     (fact.kind == RunKind::TaskRun).then_some(())?;
-    Some(RunKey {
-        kind: RunKind::PipelineRun,
-        namespace: fact.namespace.clone(),
-        name: parent_run_name(fact)?.into(),
-    })
+    Some(RunKey { kind: RunKind::PipelineRun, namespace: fact.namespace.clone(), name: parent_run_name(fact)?.into() })
 }
 
 /// An image with what is known of where it came from.
@@ -145,20 +121,13 @@ impl ImageInfo {
     /// The PipelineRun that built the image: the oldest producing PipelineRun, else the parent of the oldest
     /// producing TaskRun.
     pub fn built_by(&self) -> Option<RunKey> {
-        let pr = self
-            .producers
-            .iter()
-            .find(|f| f.kind == RunKind::PipelineRun)
-            .map(|f| f.key());
+        let pr = self.producers.iter().find(|f| f.kind == RunKind::PipelineRun).map(|f| f.key());
         pr.or_else(|| self.producers.iter().find_map(|f| parent_key(f)))
     }
 
     /// The TaskRun that built the image (oldest producing TaskRun).
     pub fn task_run(&self) -> Option<RunKey> {
-        self.producers
-            .iter()
-            .find(|f| f.kind == RunKind::TaskRun)
-            .map(|f| f.key())
+        self.producers.iter().find(|f| f.kind == RunKind::TaskRun).map(|f| f.key())
     }
 }
 
@@ -168,38 +137,21 @@ pub async fn image(store: &dyn GraphStore, reference: &str) -> Result<Option<Ima
         return Ok(None);
     };
     let node = NodeId::image(&digest);
-    let edges = store
-        .edges(
-            std::slice::from_ref(&node),
-            Some(&[EdgeKind::Produced, EdgeKind::Scanned]),
-        )
-        .await?;
+    let edges = store.edges(std::slice::from_ref(&node), Some(&[EdgeKind::Produced, EdgeKind::Scanned])).await?;
     if edges.is_empty() {
         return Ok(None);
     }
-    let producer_keys: Vec<RunKey> = edges
-        .iter()
-        .filter(|e| e.kind == EdgeKind::Produced)
-        .filter_map(|e| e.from.run_key())
-        .collect();
-    let scans: Vec<NodeId> = edges
-        .iter()
-        .filter(|e| e.kind == EdgeKind::Scanned)
-        .map(|e| e.from.clone())
-        .collect();
+    let producer_keys: Vec<RunKey> =
+        edges.iter().filter(|e| e.kind == EdgeKind::Produced).filter_map(|e| e.from.run_key()).collect();
+    let scans: Vec<NodeId> = edges.iter().filter(|e| e.kind == EdgeKind::Scanned).map(|e| e.from.clone()).collect();
     let mut producers = load_facts(store, &producer_keys).await?;
     newest_first(&mut producers);
     producers.reverse();
-    let claims: Vec<&ImageFact> = producers
-        .iter()
-        .flat_map(|f| f.supply_chain.images.iter().filter(|i| i.digest == digest))
-        .collect();
+    let claims: Vec<&ImageFact> =
+        producers.iter().flat_map(|f| f.supply_chain.images.iter().filter(|i| i.digest == digest)).collect();
     let mut repository = claims.iter().rev().find_map(|i| i.repository.clone());
     if repository.is_none() {
-        repository = scans_by_id(store, &scans)
-            .await?
-            .into_iter()
-            .find_map(|s| s.report.image_repository);
+        repository = scans_by_id(store, &scans).await?.into_iter().find_map(|s| s.report.image_repository);
     }
     let tags: BTreeSet<String> = claims.iter().filter_map(|i| i.tag.clone()).collect();
     let urls: BTreeSet<String> = claims.iter().filter_map(|i| i.url.clone()).collect();
@@ -232,41 +184,20 @@ pub async fn scans_by_id(store: &dyn GraphStore, ids: &[NodeId]) -> Result<Vec<S
     }
     let edges = store.edges(ids, Some(&[EdgeKind::Reported])).await?;
     let keys: Vec<RunKey> = edges.iter().filter_map(|e| e.from.run_key()).collect();
-    let facts: HashMap<RunKey, Arc<RunFact>> = load_facts(store, &keys)
-        .await?
-        .into_iter()
-        .map(|f| (f.key(), f))
-        .collect();
+    let facts: HashMap<RunKey, Arc<RunFact>> =
+        load_facts(store, &keys).await?.into_iter().map(|f| (f.key(), f)).collect();
     let mut out = Vec::new();
     for id in ids {
-        let reporters: Vec<&Arc<RunFact>> = edges
-            .iter()
-            .filter(|e| &e.to == id)
-            .filter_map(|e| facts.get(&e.from.run_key()?))
-            .collect();
-        let digest = id
-            .key()
-            .rsplit('/')
-            .next()
-            .filter(|d| *d != "-")
-            .map(str::to_string);
+        let reporters: Vec<&Arc<RunFact>> =
+            edges.iter().filter(|e| &e.to == id).filter_map(|e| facts.get(&e.from.run_key()?)).collect();
+        let digest = id.key().rsplit('/').next().filter(|d| *d != "-").map(str::to_string);
         let mut candidates: Vec<(&Arc<RunFact>, &ScanFact)> = reporters
             .iter()
-            .flat_map(|f| {
-                f.supply_chain
-                    .scans
-                    .iter()
-                    .filter(|s| s.image_digest == digest)
-                    .map(move |s| (*f, s))
-            })
+            .flat_map(|f| f.supply_chain.scans.iter().filter(|s| s.image_digest == digest).map(move |s| (*f, s)))
             .collect();
         candidates.sort_by(|(fa, sa), (fb, sb)| {
-            let rank =
-                |f: &RunFact, s: &ScanFact| (f.kind == RunKind::TaskRun, s.unpatched.is_some());
-            rank(fb, sb)
-                .cmp(&rank(fa, sa))
-                .then(sa.evidence.cmp(&sb.evidence))
-                .then(fa.key().cmp(&fb.key()))
+            let rank = |f: &RunFact, s: &ScanFact| (f.kind == RunKind::TaskRun, s.unpatched.is_some());
+            rank(fb, sb).cmp(&rank(fa, sa)).then(sa.evidence.cmp(&sb.evidence)).then(fa.key().cmp(&fb.key()))
         });
         let Some((fact, report)) = candidates.first() else {
             continue;
@@ -275,10 +206,7 @@ pub async fn scans_by_id(store: &dyn GraphStore, ids: &[NodeId]) -> Result<Vec<S
             RunKind::PipelineRun => Some(fact.key()),
             RunKind::TaskRun => parent_key(fact),
         };
-        let task_run = reporters
-            .iter()
-            .find(|f| f.kind == RunKind::TaskRun)
-            .map(|f| f.key());
+        let task_run = reporters.iter().find(|f| f.kind == RunKind::TaskRun).map(|f| f.key());
         out.push(ScanInfo {
             id: id.clone(),
             image_digest: digest,
@@ -295,19 +223,10 @@ pub async fn scans_by_id(store: &dyn GraphStore, ids: &[NodeId]) -> Result<Vec<S
 pub async fn scans_of_run(store: &dyn GraphStore, fact: &RunFact) -> Result<Vec<ScanInfo>> {
     let mut nodes = vec![NodeId::run(&fact.key())];
     if fact.kind == RunKind::PipelineRun {
-        nodes.extend(
-            task_runs_of(store, &fact.key())
-                .await?
-                .iter()
-                .map(|k| NodeId::run(k)),
-        );
+        nodes.extend(task_runs_of(store, &fact.key()).await?.iter().map(|k| NodeId::run(k)));
     }
     let edges = store.edges(&nodes, Some(&[EdgeKind::Reported])).await?;
-    let ids: BTreeSet<NodeId> = edges
-        .into_iter()
-        .filter(|e| nodes.contains(&e.from))
-        .map(|e| e.to)
-        .collect();
+    let ids: BTreeSet<NodeId> = edges.into_iter().filter(|e| nodes.contains(&e.from)).map(|e| e.to).collect();
     scans_by_id(store, &ids.into_iter().collect::<Vec<_>>()).await
 }
 
@@ -323,19 +242,11 @@ pub async fn task_runs_of(store: &dyn GraphStore, pipeline_run: &RunKey) -> Resu
 pub async fn images_of_run(store: &dyn GraphStore, fact: &RunFact) -> Result<Vec<String>> {
     let mut nodes = vec![NodeId::run(&fact.key())];
     if fact.kind == RunKind::PipelineRun {
-        nodes.extend(
-            task_runs_of(store, &fact.key())
-                .await?
-                .iter()
-                .map(|k| NodeId::run(k)),
-        );
+        nodes.extend(task_runs_of(store, &fact.key()).await?.iter().map(|k| NodeId::run(k)));
     }
     let edges = store.edges(&nodes, Some(&[EdgeKind::Produced])).await?;
-    let digests: BTreeSet<String> = edges
-        .into_iter()
-        .filter(|e| nodes.contains(&e.from))
-        .map(|e| e.to.key().to_string())
-        .collect();
+    let digests: BTreeSet<String> =
+        edges.into_iter().filter(|e| nodes.contains(&e.from)).map(|e| e.to.key().to_string()).collect();
     Ok(digests.into_iter().collect())
 }
 
@@ -344,14 +255,9 @@ pub async fn previous_run(store: &dyn GraphStore, fact: &RunFact) -> Result<Opti
     let Some(pipeline) = &fact.pipeline else {
         return Ok(None);
     };
-    let filter = RunFilter {
-        namespace: Some(fact.namespace.clone()),
-        pipeline: Some(pipeline.clone()),
-        ..Default::default()
-    };
-    let page = store
-        .pipeline_runs(&filter, Some(&RunPosition::of(fact)), 1)
-        .await?;
+    let filter =
+        RunFilter { namespace: Some(fact.namespace.clone()), pipeline: Some(pipeline.clone()), ..Default::default() };
+    let page = store.pipeline_runs(&filter, Some(&RunPosition::of(fact)), 1).await?;
     Ok(page.runs.into_iter().next().map(|(_, k)| k))
 }
 
@@ -405,23 +311,14 @@ impl TaskChange {
 }
 
 /// Task runs of a PipelineRun keyed by pipeline task name (TaskRun name when the task name is unknown).
-pub async fn tasks_by_pipeline_task(
-    store: &dyn GraphStore,
-    run: &RunFact,
-) -> Result<BTreeMap<String, Arc<RunFact>>> {
+pub async fn tasks_by_pipeline_task(store: &dyn GraphStore, run: &RunFact) -> Result<BTreeMap<String, Arc<RunFact>>> {
     let keys = task_runs_of(store, &run.key()).await?;
     let facts = load_facts(store, &keys).await?;
-    Ok(facts
-        .into_iter()
-        .map(|f| (f.pipeline_task.clone().unwrap_or_else(|| f.name.clone()), f))
-        .collect())
+    Ok(facts.into_iter().map(|f| (f.pipeline_task.clone().unwrap_or_else(|| f.name.clone()), f)).collect())
 }
 
 /// Compares the tasks of two PipelineRuns by pipeline task name.
-pub fn diff_tasks(
-    before: &BTreeMap<String, Arc<RunFact>>,
-    after: &BTreeMap<String, Arc<RunFact>>,
-) -> Vec<TaskChange> {
+pub fn diff_tasks(before: &BTreeMap<String, Arc<RunFact>>, after: &BTreeMap<String, Arc<RunFact>>) -> Vec<TaskChange> {
     let names: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
     names
         .into_iter()
@@ -430,17 +327,10 @@ pub fn diff_tasks(
             let change = match (&b, &a) {
                 (None, _) => TaskChangeKind::Added,
                 (_, None) => TaskChangeKind::Removed,
-                (Some(b), Some(a)) if b.status.outcome != a.status.outcome => {
-                    TaskChangeKind::StatusChanged
-                }
+                (Some(b), Some(a)) if b.status.outcome != a.status.outcome => TaskChangeKind::StatusChanged,
                 _ => TaskChangeKind::Unchanged,
             };
-            TaskChange {
-                pipeline_task: name.clone(),
-                change,
-                before: b,
-                after: a,
-            }
+            TaskChange { pipeline_task: name.clone(), change, before: b, after: a }
         })
         .collect()
 }
@@ -457,39 +347,28 @@ pub struct Severities {
 
 impl Severities {
     pub fn sum(scans: &[ScanInfo]) -> Self {
-        scans
-            .iter()
-            .fold(Severities::default(), |acc, s| Severities {
-                critical: acc.critical + s.report.critical,
-                high: acc.high + s.report.high,
-                medium: acc.medium + s.report.medium,
-                low: acc.low + s.report.low,
-                unknown: acc.unknown + s.report.unknown,
-            })
+        scans.iter().fold(Severities::default(), |acc, s| Severities {
+            critical: acc.critical + s.report.critical,
+            high: acc.high + s.report.high,
+            medium: acc.medium + s.report.medium,
+            low: acc.low + s.report.low,
+            unknown: acc.unknown + s.report.unknown,
+        })
     }
 }
 
 /// Latest scan of each of the given images.
-pub async fn latest_scans_of_images(
-    store: &dyn GraphStore,
-    digests: &[String],
-) -> Result<Vec<ScanInfo>> {
+pub async fn latest_scans_of_images(store: &dyn GraphStore, digests: &[String]) -> Result<Vec<ScanInfo>> {
     let nodes: Vec<NodeId> = digests.iter().map(|d| NodeId::image(d)).collect();
     let edges = store.edges(&nodes, Some(&[EdgeKind::Scanned])).await?;
-    let ids: Vec<NodeId> = edges
-        .into_iter()
-        .map(|e| e.from)
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    let ids: Vec<NodeId> = edges.into_iter().map(|e| e.from).collect::<BTreeSet<_>>().into_iter().collect();
     let mut latest: BTreeMap<String, ScanInfo> = BTreeMap::new();
     for scan in scans_by_id(store, &ids).await? {
         let Some(digest) = scan.image_digest.clone() else {
             continue;
         };
-        let newer = latest
-            .get(&digest)
-            .is_none_or(|old| (scan.completion_time, &scan.id) > (old.completion_time, &old.id));
+        let newer =
+            latest.get(&digest).is_none_or(|old| (scan.completion_time, &scan.id) > (old.completion_time, &old.id));
         if newer {
             latest.insert(digest, scan);
         }
@@ -516,10 +395,7 @@ pub const LINEAGE_NODE_LIMIT: usize = 500;
 
 /// Hub kinds are shown but not walked through: a Pipeline or System touches every run it ever had.
 fn is_hub(kind: NodeKind) -> bool {
-    matches!(
-        kind,
-        NodeKind::Pipeline | NodeKind::System | NodeKind::Repository | NodeKind::Trigger
-    )
+    matches!(kind, NodeKind::Pipeline | NodeKind::System | NodeKind::Repository | NodeKind::Trigger)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -541,13 +417,9 @@ pub fn parse_ref(reference: &str) -> Result<NodeId, RefError> {
         && let Some(kind) = NodeKind::ALL.into_iter().find(|k| k.prefix() == prefix)
     {
         return Ok(match kind {
-            NodeKind::Image => NodeId::image(
-                &digest_from_ref(rest).ok_or_else(|| RefError::Unrecognized(r.into()))?,
-            ),
+            NodeKind::Image => NodeId::image(&digest_from_ref(rest).ok_or_else(|| RefError::Unrecognized(r.into()))?),
             NodeKind::Commit => {
-                let (repo, sha) = rest
-                    .rsplit_once('@')
-                    .ok_or_else(|| RefError::Unrecognized(r.into()))?;
+                let (repo, sha) = rest.rsplit_once('@').ok_or_else(|| RefError::Unrecognized(r.into()))?;
                 NodeId::commit(&repository_key(repo), sha)
             }
             NodeKind::Repository => NodeId::repository(&repository_key(rest)),
@@ -568,38 +440,23 @@ pub fn parse_ref(reference: &str) -> Result<NodeId, RefError> {
         && !name.is_empty()
         && !name.contains('/')
     {
-        let key = RunKey {
-            kind: RunKind::PipelineRun,
-            namespace: ns.into(),
-            name: name.into(),
-        };
+        let key = RunKey { kind: RunKind::PipelineRun, namespace: ns.into(), name: name.into() };
         return Ok(NodeId::run(&key));
     }
     Err(RefError::Unrecognized(r.to_string()))
 }
 
 /// Walks the graph breadth-first from `start` up to `depth` hops, not expanding hub nodes (other than the start).
-pub async fn lineage(
-    store: &dyn GraphStore,
-    start: &NodeId,
-    depth: usize,
-) -> Result<Lineage, RefError> {
-    if store
-        .existing(std::slice::from_ref(start))
-        .await?
-        .is_empty()
-    {
+pub async fn lineage(store: &dyn GraphStore, start: &NodeId, depth: usize) -> Result<Lineage, RefError> {
+    if store.existing(std::slice::from_ref(start)).await?.is_empty() {
         return Err(RefError::NotFound(start.0.clone()));
     }
     let mut seen: BTreeSet<NodeId> = BTreeSet::from([start.clone()]);
     let mut edges: BTreeSet<Edge> = BTreeSet::new();
     let mut frontier = vec![start.clone()];
     for _ in 0..depth {
-        let expand: Vec<NodeId> = frontier
-            .iter()
-            .filter(|n| *n == start || !n.kind().is_some_and(is_hub))
-            .cloned()
-            .collect();
+        let expand: Vec<NodeId> =
+            frontier.iter().filter(|n| *n == start || !n.kind().is_some_and(is_hub)).cloned().collect();
         if expand.is_empty() || seen.len() >= LINEAGE_NODE_LIMIT {
             break;
         }
@@ -617,19 +474,13 @@ pub async fn lineage(
         frontier = next;
     }
     let nodes = label_nodes(store, &seen).await?;
-    Ok(Lineage {
-        nodes,
-        edges: edges.into_iter().collect(),
-    })
+    Ok(Lineage { nodes, edges: edges.into_iter().collect() })
 }
 
 async fn label_nodes(store: &dyn GraphStore, ids: &BTreeSet<NodeId>) -> Result<Vec<LineageNode>> {
     let run_keys: Vec<RunKey> = ids.iter().filter_map(|n| n.run_key()).collect();
-    let facts: HashMap<RunKey, Arc<RunFact>> = load_facts(store, &run_keys)
-        .await?
-        .into_iter()
-        .map(|f| (f.key(), f))
-        .collect();
+    let facts: HashMap<RunKey, Arc<RunFact>> =
+        load_facts(store, &run_keys).await?.into_iter().map(|f| (f.key(), f)).collect();
     let mut nodes = Vec::new();
     for id in ids {
         let Some(kind) = id.kind() else { continue };
@@ -644,17 +495,18 @@ async fn label_nodes(store: &dyn GraphStore, ids: &BTreeSet<NodeId>) -> Result<V
                 }
             }
             NodeKind::Image => key[..key.len().min(19)].to_string(),
+            NodeKind::Scan => {
+                let mut parts = key.splitn(3, '/');
+                let (_, run, digest) = (parts.next(), parts.next().unwrap_or(key), parts.next().unwrap_or("-"));
+                format!("scan by {run} of {}", &digest[..digest.len().min(19)])
+            }
             NodeKind::Commit => {
                 let (repo, sha) = key.rsplit_once('@').unwrap_or((key, ""));
                 format!("{} @ {}", repo, &sha[..sha.len().min(8)])
             }
             _ => key.to_string(),
         };
-        nodes.push(LineageNode {
-            id: id.clone(),
-            kind,
-            label,
-        });
+        nodes.push(LineageNode { id: id.clone(), kind, label });
     }
     Ok(nodes)
 }

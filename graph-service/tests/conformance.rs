@@ -16,19 +16,12 @@ const REPO: &str = "https://github.com/joostvdg/ingress-dns-export-controller.gi
 async fn answer_on_all_engines(facts: &[RunFact], q: &str) -> Value {
     let mut answers: Vec<(&str, Value)> = Vec::new();
     for engine in engines(ProjectionConfig::default()) {
-        engine
-            .store
-            .apply(facts)
-            .await
-            .unwrap_or_else(|e| panic!("{}: apply: {e}", engine.name));
+        engine.store.apply(facts).await.unwrap_or_else(|e| panic!("{}: apply: {e}", engine.name));
         answers.push((engine.name, query(&schema(&engine.store), q).await));
     }
     let (first_name, first) = &answers[0];
     for (name, answer) in &answers[1..] {
-        assert_eq!(
-            answer, first,
-            "engines {first_name} and {name} disagree on {q}"
-        );
+        assert_eq!(answer, first, "engines {first_name} and {name} disagree on {q}");
     }
     answers.remove(0).1
 }
@@ -50,22 +43,13 @@ async fn image_lineage_names_run_task_commit_and_scans() {
     assert_eq!(image["builtBy"]["name"], "idec-image-builds-run-fb422");
     assert_eq!(image["builtBy"]["status"], "SUCCEEDED");
     assert_eq!(image["builtBy"]["pipeline"]["name"], "idec-image-builds");
-    assert_eq!(
-        image["taskRun"]["name"],
-        "idec-image-builds-run-fb422-build-push"
-    );
+    assert_eq!(image["taskRun"]["name"], "idec-image-builds-run-fb422-build-push");
     assert_eq!(image["taskRun"]["pipelineTask"], "build-push");
-    assert_eq!(
-        image["commit"]["sha"],
-        "c0ffee5a1b2c3d4e5f60718293a4b5c6d7e8f901"
-    );
+    assert_eq!(image["commit"]["sha"], "c0ffee5a1b2c3d4e5f60718293a4b5c6d7e8f901");
     assert_eq!(image["commit"]["author"], "Joost van der Griendt");
     assert_eq!(image["commit"]["authorEmail"], "me@example.com");
     assert_eq!(image["commit"]["message"], "Initial commit");
-    assert_eq!(
-        image["commit"]["repository"]["key"],
-        "github.com/joostvdg/ingress-dns-export-controller"
-    );
+    assert_eq!(image["commit"]["repository"]["key"], "github.com/joostvdg/ingress-dns-export-controller");
     // The PipelineRun's summary and its TaskRun's detailed report are one scan; the detailed one wins.
     let scans = image["scans"].as_array().expect("scans");
     assert_eq!(scans.len(), 1, "{scans:?}");
@@ -76,10 +60,7 @@ async fn image_lineage_names_run_task_commit_and_scans() {
     assert_eq!(scans[0]["source"], "CLAIR_SCAN_RESULT");
     assert_eq!(scans[0]["unpatched"]["critical"], 0);
     assert_eq!(scans[0]["pipelineRun"]["name"], "image-scan-run-7a483");
-    assert_eq!(
-        scans[0]["taskRun"]["name"],
-        "image-scan-run-7a483-trivy-scan"
-    );
+    assert_eq!(scans[0]["taskRun"]["name"], "image-scan-run-7a483-trivy-scan");
 }
 
 #[tokio::test]
@@ -104,10 +85,7 @@ async fn commit_is_found_under_any_url_spelling() {
         );
         let data = answer_on_all_engines(&seed_facts(), &q).await;
         let commit = &data["commit"];
-        assert_eq!(
-            commit["message"], "Bump controller-runtime to v0.19",
-            "{repo}"
-        );
+        assert_eq!(commit["message"], "Bump controller-runtime to v0.19", "{repo}");
         assert_eq!(commit["repository"]["url"], REPO);
         // The failed run and its re-run both built this commit; newest first.
         assert_eq!(
@@ -132,36 +110,15 @@ async fn pipeline_run_fields_tasks_previous_and_rerun() {
     assert_eq!(run["status"], "SUCCEEDED");
     assert_eq!(run["durationSeconds"], 231.0);
     assert_eq!(run["pipeline"]["name"], "idec-image-builds");
-    assert_eq!(
-        run["rerunOf"],
-        json!({"name": "idec-image-builds-run-5ca46", "status": "FAILED"})
-    );
-    assert_eq!(
-        run["previous"],
-        json!({"name": "idec-image-builds-run-5ca46", "status": "FAILED"})
-    );
-    let tasks: Vec<&str> = run["taskRuns"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["pipelineTask"].as_str().unwrap())
-        .collect();
+    assert_eq!(run["rerunOf"], json!({"name": "idec-image-builds-run-5ca46", "status": "FAILED"}));
+    assert_eq!(run["previous"], json!({"name": "idec-image-builds-run-5ca46", "status": "FAILED"}));
+    let tasks: Vec<&str> =
+        run["taskRuns"].as_array().unwrap().iter().map(|t| t["pipelineTask"].as_str().unwrap()).collect();
     assert_eq!(tasks, ["build-push", "fetch-source", "unit-test"]);
-    assert_eq!(
-        run["images"],
-        json!([{"digest": RERUN_IMAGE, "tags": ["0.3.0"]}])
-    );
-    assert_eq!(
-        run["commit"]["sha"],
-        "0b7e1f3c9a2d4e5f60718293a4b5c6d7e8f90abc"
-    );
+    assert_eq!(run["images"], json!([{"digest": RERUN_IMAGE, "tags": ["0.3.0"]}]));
+    assert_eq!(run["commit"]["sha"], "0b7e1f3c9a2d4e5f60718293a4b5c6d7e8f90abc");
     assert_eq!(run["trigger"], json!({"kind": "manual", "eventListener": null, "trigger": null}));
-    let tags = run["params"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "tags")
-        .unwrap();
+    let tags = run["params"].as_array().unwrap().iter().find(|p| p["name"] == "tags").unwrap();
     assert_eq!(tags["value"], "0.3.0,latest");
     // The build's own scans are none: scanning happens in a separate pipeline.
     assert_eq!(run["scans"], json!([]));
@@ -182,12 +139,8 @@ async fn diff_against_previous_run_shows_what_changed() {
     assert_eq!(diff["statusChanged"], true);
     assert_eq!(diff["durationDeltaSeconds"], -22.0);
     assert_eq!(diff["params"], json!([]));
-    let result_keys: Vec<&str> = diff["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["key"].as_str().unwrap())
-        .collect();
+    let result_keys: Vec<&str> =
+        diff["results"].as_array().unwrap().iter().map(|r| r["key"].as_str().unwrap()).collect();
     // The re-run was started by hand, and reported its own commit timestamps.
     assert_eq!(result_keys, ["COMMIT_TIMESTAMP", "IMAGE_DIGEST", "IMAGE_URL", "REPO_COMMIT_TIMESTAMP", "TRIGGER"]);
     assert_eq!(diff["results"][1]["before"], Value::Null);
@@ -201,16 +154,10 @@ async fn diff_against_previous_run_shows_what_changed() {
             {"pipelineTask": "unit-test", "change": "ADDED", "statusBefore": null, "statusAfter": "SUCCEEDED", "durationDeltaSeconds": null}
         ])
     );
-    assert_eq!(
-        diff["images"],
-        json!({"added": [RERUN_IMAGE], "removed": [], "unchanged": []})
-    );
+    assert_eq!(diff["images"], json!({"added": [RERUN_IMAGE], "removed": [], "unchanged": []}));
     assert_eq!(diff["scans"]["before"]["total"], 0);
     assert!(diff["scans"]["after"]["total"].as_i64().unwrap() > 0);
-    assert_eq!(
-        diff["scans"]["delta"]["critical"],
-        diff["scans"]["after"]["critical"]
-    );
+    assert_eq!(diff["scans"]["delta"]["critical"], diff["scans"]["after"]["critical"]);
 }
 
 #[tokio::test]
@@ -222,16 +169,8 @@ async fn diff_with_explicit_base_and_commit_change() {
     let diff = &data["diff"];
     assert_eq!(diff["base"]["name"], "idec-image-builds-run-fb422");
     assert_eq!(diff["commitChanged"], true);
-    assert_eq!(
-        diff["commits"]["before"]["sha"],
-        "c0ffee5a1b2c3d4e5f60718293a4b5c6d7e8f901"
-    );
-    let keys: Vec<&str> = diff["params"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["key"].as_str().unwrap())
-        .collect();
+    assert_eq!(diff["commits"]["before"]["sha"], "c0ffee5a1b2c3d4e5f60718293a4b5c6d7e8f901");
+    let keys: Vec<&str> = diff["params"].as_array().unwrap().iter().map(|p| p["key"].as_str().unwrap()).collect();
     assert_eq!(keys, ["revision", "tags"]);
     assert_eq!(diff["images"]["added"].as_array().unwrap().len(), 1);
     assert_eq!(diff["images"]["removed"], json!([FIRST_IMAGE]));
@@ -245,14 +184,12 @@ async fn diff_of_first_run_has_no_base_and_missing_base_is_an_error() {
         let data = query(&s, r#"{ diff(namespace: "idec", name: "idec-image-builds-run-fb422") { base { name } commitChanged tasks { change } } }"#).await;
         assert_eq!(data["diff"]["base"], Value::Null, "{}", engine.name);
         assert_eq!(data["diff"]["commitChanged"], false);
-        assert!(
-            data["diff"]["tasks"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .all(|t| t["change"] == "ADDED")
-        );
-        let err = query_error(&s, r#"{ diff(namespace: "idec", name: "idec-image-builds-run-fb422", against: "nope") { base { name } } }"#).await;
+        assert!(data["diff"]["tasks"].as_array().unwrap().iter().all(|t| t["change"] == "ADDED"));
+        let err = query_error(
+            &s,
+            r#"{ diff(namespace: "idec", name: "idec-image-builds-run-fb422", against: "nope") { base { name } } }"#,
+        )
+        .await;
         assert!(err.contains("idec/nope"), "{err}");
     }
 }
@@ -271,11 +208,7 @@ async fn pipeline_runs_connection_pages_and_filters() {
             let data = query(&s, &q).await;
             let conn = &data["pipelineRuns"];
             names.extend(
-                conn["edges"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|e| e["node"]["name"].as_str().unwrap().to_string()),
+                conn["edges"].as_array().unwrap().iter().map(|e| e["node"]["name"].as_str().unwrap().to_string()),
             );
             if conn["pageInfo"]["hasNextPage"] != true {
                 break;
@@ -294,30 +227,16 @@ async fn pipeline_runs_connection_pages_and_filters() {
             "{}",
             engine.name
         );
-        let failed = query(
-            &s,
-            r#"{ pipelineRuns(filter: { status: FAILED }) { edges { node { name } } } }"#,
-        )
-        .await;
-        assert_eq!(
-            failed["pipelineRuns"]["edges"],
-            json!([{"node": {"name": "idec-image-builds-run-5ca46"}}])
-        );
+        let failed = query(&s, r#"{ pipelineRuns(filter: { status: FAILED }) { edges { node { name } } } }"#).await;
+        assert_eq!(failed["pipelineRuns"]["edges"], json!([{"node": {"name": "idec-image-builds-run-5ca46"}}]));
         let by_repo = query(&s, &format!(r#"{{ pipelineRuns(first: 100, filter: {{ repository: "{REPO}" }}) {{ edges {{ node {{ name }} }} }} }}"#)).await;
-        assert_eq!(
-            by_repo["pipelineRuns"]["edges"].as_array().unwrap().len(),
-            5
-        );
+        assert_eq!(by_repo["pipelineRuns"]["edges"].as_array().unwrap().len(), 5);
         let window = query(&s, r#"{ pipelineRuns(filter: { since: "2024-05-15T11:00:00Z", until: "2024-05-15T12:00:00Z" }) { edges { node { name } } } }"#).await;
         assert_eq!(
             window["pipelineRuns"]["edges"],
             json!([{"node": {"name": "image-scan-run-77886"}}, {"node": {"name": "idec-image-builds-run-0e089"}}])
         );
-        let err = query_error(
-            &s,
-            r#"{ pipelineRuns(after: "garbage") { edges { cursor } } }"#,
-        )
-        .await;
+        let err = query_error(&s, r#"{ pipelineRuns(after: "garbage") { edges { cursor } } }"#).await;
         assert!(err.contains("invalid cursor"), "{err}");
     }
 }
@@ -332,33 +251,22 @@ async fn lineage_from_image_commit_and_run_is_bounded() {
     );
     let data = answer_on_all_engines(&seed_facts(), &q).await;
     let ids = |v: &Value| -> Vec<String> {
-        v["nodes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|n| n["id"].as_str().unwrap().to_string())
-            .collect()
+        v["nodes"].as_array().unwrap().iter().map(|n| n["id"].as_str().unwrap().to_string()).collect()
     };
     let l1 = ids(&data["l1"]);
     assert_eq!(data["l1"]["root"], format!("image:{FIRST_IMAGE}"));
-    assert!(
-        l1.contains(&"pipelinerun:idec/idec-image-builds-run-fb422".to_string()),
-        "{l1:?}"
-    );
+    assert!(l1.contains(&"pipelinerun:idec/idec-image-builds-run-fb422".to_string()), "{l1:?}");
     assert!(l1.contains(&"taskrun:idec/idec-image-builds-run-fb422-build-push".to_string()));
-    assert!(
-        l1.iter()
-            .any(|id| id.starts_with("scan:idec/image-scan-run-7a483/"))
-    );
-    assert!(
-        !l1.iter().any(|id| id.starts_with("commit:")),
-        "commit is two hops away: {l1:?}"
-    );
+    assert!(l1.iter().any(|id| id.starts_with("scan:idec/image-scan-run-7a483/")));
+    assert!(!l1.iter().any(|id| id.starts_with("commit:")), "commit is two hops away: {l1:?}");
     let l4 = ids(&data["l4"]);
-    assert!(l4.contains(&"commit:github.com/joostvdg/ingress-dns-export-controller@c0ffee5a1b2c3d4e5f60718293a4b5c6d7e8f901".to_string()));
     assert!(
-        l4.contains(&"repository:github.com/joostvdg/ingress-dns-export-controller".to_string())
+        l4.contains(
+            &"commit:github.com/joostvdg/ingress-dns-export-controller@c0ffee5a1b2c3d4e5f60718293a4b5c6d7e8f901"
+                .to_string()
+        )
     );
+    assert!(l4.contains(&"repository:github.com/joostvdg/ingress-dns-export-controller".to_string()));
     // Edges only connect returned nodes.
     for e in data["l4"]["edges"].as_array().unwrap() {
         assert!(
@@ -366,23 +274,10 @@ async fn lineage_from_image_commit_and_run_is_bounded() {
                 && l4.contains(&e["to"].as_str().unwrap().to_string())
         );
     }
-    assert!(
-        data["l4"]["edges"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|e| e["kind"] == "BUILT_FROM")
-    );
+    assert!(data["l4"]["edges"].as_array().unwrap().iter().any(|e| e["kind"] == "BUILT_FROM"));
     assert!(ids(&data["c"]).contains(&"pipelinerun:idec/idec-image-builds-run-fb422".to_string()));
-    let kinds: Vec<&str> = data["r"]["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n["kind"].as_str().unwrap())
-        .collect();
-    for kind in [
-        "Pipeline", "TaskRun", "Commit", "Image", "System", "Trigger",
-    ] {
+    let kinds: Vec<&str> = data["r"]["nodes"].as_array().unwrap().iter().map(|n| n["kind"].as_str().unwrap()).collect();
+    for kind in ["Pipeline", "TaskRun", "Commit", "Image", "System", "Trigger"] {
         assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
     }
 }
@@ -404,10 +299,7 @@ async fn system_defaults_to_repository_and_follows_a_configured_label() {
     let q = r#"{ system(name: "github.com/joostvdg/ingress-dns-export-controller") { name repositories pipelines pipelineRuns(first: 2) { name } } }"#;
     let data = answer_on_all_engines(&seed_facts(), q).await;
     let system = &data["system"];
-    assert_eq!(
-        system["repositories"],
-        json!(["github.com/joostvdg/ingress-dns-export-controller"])
-    );
+    assert_eq!(system["repositories"], json!(["github.com/joostvdg/ingress-dns-export-controller"]));
     assert_eq!(system["pipelines"], json!(["idec/idec-image-builds"]));
     assert_eq!(
         system["pipelineRuns"],
@@ -417,21 +309,14 @@ async fn system_defaults_to_repository_and_follows_a_configured_label() {
     let labelled: Vec<RunFact> = seed_facts()
         .into_iter()
         .map(|mut f| {
-            f.labels
-                .insert("app.kubernetes.io/part-of".into(), "dns".into());
+            f.labels.insert("app.kubernetes.io/part-of".into(), "dns".into());
             f
         })
         .collect();
-    let config = ProjectionConfig {
-        system_label: Some("app.kubernetes.io/part-of".into()),
-    };
+    let config = ProjectionConfig { system_label: Some("app.kubernetes.io/part-of".into()) };
     for engine in engines(config) {
         engine.store.apply(&labelled).await.unwrap();
-        let data = query(
-            &schema(&engine.store),
-            r#"{ system(name: "dns") { pipelines } }"#,
-        )
-        .await;
+        let data = query(&schema(&engine.store), r#"{ system(name: "dns") { pipelines } }"#).await;
         assert_eq!(
             data["system"]["pipelines"],
             json!(["idec/idec-image-builds", "idec/image-scan"]),
@@ -442,26 +327,15 @@ async fn system_defaults_to_repository_and_follows_a_configured_label() {
 }
 
 /// A canonical dump of what a store answers about every run: the run, its lineage, and the stats.
-async fn graph_snapshot(
-    store: &std::sync::Arc<dyn graph_service::store::GraphStore>,
-    facts: &[RunFact],
-) -> Value {
+async fn graph_snapshot(store: &std::sync::Arc<dyn graph_service::store::GraphStore>, facts: &[RunFact]) -> Value {
     let s = schema(store);
     let mut keys: Vec<_> = facts.iter().map(|f| f.key()).collect();
     keys.sort();
     keys.dedup();
     let mut out = Vec::new();
     for key in keys {
-        let field = if key.kind == tekton_graph_schema::RunKind::PipelineRun {
-            "pipelineRun"
-        } else {
-            "taskRun"
-        };
-        let prefix = if key.kind == tekton_graph_schema::RunKind::PipelineRun {
-            "pipelinerun"
-        } else {
-            "taskrun"
-        };
+        let field = if key.kind == tekton_graph_schema::RunKind::PipelineRun { "pipelineRun" } else { "taskRun" };
+        let prefix = if key.kind == tekton_graph_schema::RunKind::PipelineRun { "pipelinerun" } else { "taskrun" };
         let q = format!(
             r#"{{ run: {field}(namespace: "{ns}", name: "{name}") {{ uid status reason startTime completionTime params {{ name value }} results {{ name value }} images {{ digest tags builtBy {{ name }} scans {{ id critical }} }} commit {{ sha author }} }}
                  lineage(ref: "{prefix}:{ns}/{name}", depth: 2) {{ nodes {{ id label }} edges {{ from to kind }} }} }}"#,
@@ -508,11 +382,7 @@ async fn order_duplicates_and_stale_observations_do_not_change_the_graph() {
                 engine.store.apply(chunk).await.unwrap();
             }
             let got = graph_snapshot(&engine.store, &facts).await;
-            assert!(
-                got == expected,
-                "engine {} with shuffle seed {seed} differs from an in-order load",
-                engine.name
-            );
+            assert!(got == expected, "engine {} with shuffle seed {seed} differs from an in-order load", engine.name);
         }
     }
 }
@@ -520,74 +390,36 @@ async fn order_duplicates_and_stale_observations_do_not_change_the_graph() {
 #[tokio::test]
 async fn an_older_observation_never_overwrites_a_newer_one() {
     let facts = seed_facts();
-    let finished = facts
-        .iter()
-        .find(|f| f.name == "idec-image-builds-run-fb422")
-        .unwrap()
-        .clone();
+    let finished = facts.iter().find(|f| f.name == "idec-image-builds-run-fb422").unwrap().clone();
     for engine in engines(ProjectionConfig::default()) {
-        let first = engine
-            .store
-            .apply(std::slice::from_ref(&finished))
-            .await
-            .unwrap();
+        let first = engine.store.apply(std::slice::from_ref(&finished)).await.unwrap();
         assert_eq!(first.applied, 1);
-        let stale = engine
-            .store
-            .apply(&[older_observation(&finished)])
-            .await
-            .unwrap();
+        let stale = engine.store.apply(&[older_observation(&finished)]).await.unwrap();
         assert_eq!((stale.applied, stale.ignored), (0, 1), "{}", engine.name);
-        let repeat = engine
-            .store
-            .apply(std::slice::from_ref(&finished))
-            .await
-            .unwrap();
+        let repeat = engine.store.apply(std::slice::from_ref(&finished)).await.unwrap();
         assert_eq!((repeat.applied, repeat.ignored), (0, 1));
-        let data = query(&schema(&engine.store), r#"{ pipelineRun(namespace: "idec", name: "idec-image-builds-run-fb422") { status images { digest } } }"#).await;
+        let data = query(
+            &schema(&engine.store),
+            r#"{ pipelineRun(namespace: "idec", name: "idec-image-builds-run-fb422") { status images { digest } } }"#,
+        )
+        .await;
         assert_eq!(data["pipelineRun"]["status"], "SUCCEEDED");
-        assert_eq!(
-            data["pipelineRun"]["images"],
-            json!([{"digest": FIRST_IMAGE}])
-        );
+        assert_eq!(data["pipelineRun"]["images"], json!([{"digest": FIRST_IMAGE}]));
     }
 }
 
 #[tokio::test]
 async fn a_newer_observation_replaces_the_edges_of_the_older() {
     let facts = seed_facts();
-    let finished = facts
-        .iter()
-        .find(|f| f.name == "idec-image-builds-run-fb422")
-        .unwrap()
-        .clone();
+    let finished = facts.iter().find(|f| f.name == "idec-image-builds-run-fb422").unwrap().clone();
     for engine in engines(ProjectionConfig::default()) {
-        engine
-            .store
-            .apply(&[older_observation(&finished)])
-            .await
-            .unwrap();
+        engine.store.apply(&[older_observation(&finished)]).await.unwrap();
         let s = schema(&engine.store);
-        let before = query(
-            &s,
-            &format!(r#"{{ image(digest: "{FIRST_IMAGE}") {{ digest }} }}"#),
-        )
-        .await;
-        assert_eq!(
-            before["image"],
-            Value::Null,
-            "running observation produced no image yet"
-        );
-        engine
-            .store
-            .apply(std::slice::from_ref(&finished))
-            .await
-            .unwrap();
-        let after = query(
-            &s,
-            &format!(r#"{{ image(digest: "{FIRST_IMAGE}") {{ builtBy {{ name status }} }} }}"#),
-        )
-        .await;
+        let before = query(&s, &format!(r#"{{ image(digest: "{FIRST_IMAGE}") {{ digest }} }}"#)).await;
+        assert_eq!(before["image"], Value::Null, "running observation produced no image yet");
+        engine.store.apply(std::slice::from_ref(&finished)).await.unwrap();
+        let after =
+            query(&s, &format!(r#"{{ image(digest: "{FIRST_IMAGE}") {{ builtBy {{ name status }} }} }}"#)).await;
         assert_eq!(
             after["image"]["builtBy"],
             json!({"name": "idec-image-builds-run-fb422", "status": "SUCCEEDED"}),
@@ -600,36 +432,25 @@ async fn a_newer_observation_replaces_the_edges_of_the_older() {
 #[tokio::test]
 async fn every_fixture_loads_and_answers() {
     let facts = support::all_fixture_facts();
-    let data = answer_on_all_engines(&facts, "{ stats { pipelineRuns taskRuns } pipelineRuns(first: 100) { edges { node { namespace name status } } } }").await;
+    let data = answer_on_all_engines(
+        &facts,
+        "{ stats { pipelineRuns taskRuns } pipelineRuns(first: 100) { edges { node { namespace name status } } } }",
+    )
+    .await;
     let prs = facts
         .iter()
         .filter(|f| f.kind == tekton_graph_schema::RunKind::PipelineRun)
         .map(|f| f.key())
         .collect::<std::collections::BTreeSet<_>>();
     assert_eq!(data["stats"]["pipelineRuns"], prs.len());
-    assert_eq!(
-        data["pipelineRuns"]["edges"].as_array().unwrap().len(),
-        prs.len()
-    );
+    assert_eq!(data["pipelineRuns"]["edges"].as_array().unwrap().len(), prs.len());
     // Chains' image build from a real PipelineRun: the image leads back to git.
-    let chains = support::fixture_facts(
-        "tekton/pipelinerun-v1-chains-build-push-git-image-results-taskruns.json",
-    );
-    let with_image = chains
-        .iter()
-        .find(|f| !f.supply_chain.images.is_empty())
-        .expect("chains fixture has an image");
+    let chains = support::fixture_facts("tekton/pipelinerun-v1-chains-build-push-git-image-results-taskruns.json");
+    let with_image = chains.iter().find(|f| !f.supply_chain.images.is_empty()).expect("chains fixture has an image");
     let digest = &with_image.supply_chain.images[0].digest;
     let q = format!(r#"{{ image(digest: "{digest}") {{ builtBy {{ name }} commit {{ sha }} }} }}"#);
     let data = answer_on_all_engines(&facts, &q).await;
     assert!(data["image"]["builtBy"]["name"].is_string(), "{data}");
-    let sha = with_image
-        .supply_chain
-        .source
-        .as_ref()
-        .and_then(|s| s.commit_sha.clone());
-    assert_eq!(
-        data["image"]["commit"]["sha"].as_str().map(str::to_string),
-        sha
-    );
+    let sha = with_image.supply_chain.source.as_ref().and_then(|s| s.commit_sha.clone());
+    assert_eq!(data["image"]["commit"]["sha"].as_str().map(str::to_string), sha);
 }

@@ -20,8 +20,7 @@ async fn graph_survives_a_restart() {
         query(&schema(&store), q).await
     };
     assert_eq!(before["stats"]["pipelineRuns"], 9);
-    let store: Arc<dyn GraphStore> =
-        Arc::new(EmbeddedStore::open(dir.path(), ProjectionConfig::default()).unwrap());
+    let store: Arc<dyn GraphStore> = Arc::new(EmbeddedStore::open(dir.path(), ProjectionConfig::default()).unwrap());
     let after = query(&schema(&store), q).await;
     assert_eq!(after, before);
     // Re-applying after the restart changes nothing.
@@ -41,14 +40,10 @@ async fn a_corrupt_row_is_reported_with_its_key() {
     {
         let def: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("facts_v1");
         let mut table = txn.open_table(def).unwrap();
-        table
-            .insert("PipelineRun/idec/broken", b"{not json".as_slice())
-            .unwrap();
+        table.insert("PipelineRun/idec/broken", b"{not json".as_slice()).unwrap();
     }
     txn.commit().unwrap();
     drop(db);
-    let err = EmbeddedStore::open(dir.path(), ProjectionConfig::default())
-        .err()
-        .expect("corrupt row must fail");
+    let err = EmbeddedStore::open(dir.path(), ProjectionConfig::default()).err().expect("corrupt row must fail");
     assert!(err.to_string().contains("PipelineRun/idec/broken"), "{err}");
 }

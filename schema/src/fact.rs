@@ -1,7 +1,7 @@
 //! The fact types: what the harvester observed about one Tekton run, normalized.
 //!
 //! A fact is a *complete observation* of one object, never a delta: the graph service keeps the newest observation
-//! of each run (see [`RunFact::observation_rank`]) and derives the graph from the set of newest observations, so
+//! of each run (see [`RunFact::compare_observations`]) and derives the graph from the set of newest observations, so
 //! replaying, reordering or repeating facts cannot change the result.
 
 use std::collections::BTreeMap;
@@ -321,12 +321,12 @@ pub struct ScanFact {
     pub evidence: String,
 }
 
-/// Orders two observations of the same run: the larger one is newer or more complete.
+/// The cheap part of the order of two observations of the same run: the larger one is newer or more complete.
 ///
 /// Compared as a tuple: creation time (a re-created object is newer), outcome finality (a finished run cannot
-/// become running again), full object over embedded summary, resource version (numeric when it parses), then
-/// a hash of the content so that two different observations with equal rank still pick the same winner in any
-/// order.
+/// become running again), full object over embedded summary, completion time, then resource version (numeric
+/// when it parses). [`RunFact::compare_observations`] breaks remaining ties on a content hash, so two different
+/// observations with equal rank still pick the same winner in any arrival order.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ObservationRank {
     creation: Option<DateTime<Utc>>,
@@ -334,7 +334,6 @@ pub struct ObservationRank {
     observed_from: ObservedFrom,
     completion: Option<DateTime<Utc>>,
     resource_version: (u64, String),
-    content_hash: [u8; 32],
 }
 
 impl RunFact {
@@ -351,8 +350,14 @@ impl RunFact {
             observed_from: self.observed_from,
             completion: self.status.completion_time,
             resource_version: (rv.parse().unwrap_or(0), rv),
-            content_hash: self.content_hash(),
         }
+    }
+
+    /// Total order of observations of one run: rank first, content hash on ties (computed only then).
+    pub fn compare_observations(&self, other: &RunFact) -> std::cmp::Ordering {
+        self.observation_rank()
+            .cmp(&other.observation_rank())
+            .then_with(|| self.content_hash().cmp(&other.content_hash()))
     }
 
     /// SHA-256 of the canonical JSON of this fact (maps are sorted, so equal facts hash equally).
@@ -389,5 +394,94 @@ pub struct RunKey {
 impl std::fmt::Display for RunKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}/{}/{}", self.kind.as_str(), self.namespace, self.name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fact(outcome: Outcome, rv: &str) -> RunFact {
+        RunFact {
+            schema_version: FACT_SCHEMA_VERSION,
+            kind: RunKind::PipelineRun,
+            api_version: Some("tekton.dev/v1".into()),
+            uid: Some("u1".into()),
+            namespace: "ns".into(),
+            name: "run".into(),
+            name_derived: false,
+            resource_version: Some(rv.into()),
+            generation: Some(1),
+            creation_timestamp: "2024-05-15T10:00:00Z".parse().ok(),
+            observed_from: ObservedFrom::Object,
+            pipeline: Some("build".into()),
+            task: None,
+            pipeline_task: None,
+            pipeline_run: None,
+            labels: BTreeMap::new(),
+            annotations: BTreeMap::new(),
+            params: vec![],
+            results: vec![],
+            status: RunStatus { outcome, ..Default::default() },
+            children: vec![],
+            steps: vec![],
+            supply_chain: SupplyChain::default(),
+        }
+    }
+
+    #[test]
+    fn finished_beats_running_even_with_a_lower_resource_version() {
+        let running = fact(Outcome::Running, "900");
+        let done = fact(Outcome::Succeeded, "100");
+        assert!(done.compare_observations(&running).is_gt());
+        assert!(running.compare_observations(&done).is_lt());
+    }
+
+    #[test]
+    fn resource_versions_compare_numerically_and_ties_break_on_content() {
+        assert!(fact(Outcome::Running, "10").compare_observations(&fact(Outcome::Running, "9")).is_gt());
+        let mut a = fact(Outcome::Running, "5");
+        let mut b = a.clone();
+        a.labels.insert("x".into(), "1".into());
+        b.labels.insert("x".into(), "2".into());
+        // Same rank, different content: a strict, antisymmetric order.
+        assert_ne!(a.compare_observations(&b), std::cmp::Ordering::Equal);
+        assert_eq!(a.compare_observations(&b), b.compare_observations(&a).reverse());
+        assert!(a.compare_observations(&a.clone()).is_eq());
+    }
+
+    #[test]
+    fn a_recreated_object_is_newer_and_embedded_summaries_lose_to_objects() {
+        let old = fact(Outcome::Succeeded, "100");
+        let mut recreated = fact(Outcome::Running, "1");
+        recreated.creation_timestamp = "2024-05-16T10:00:00Z".parse().ok();
+        assert!(recreated.compare_observations(&old).is_gt());
+        let mut embedded = fact(Outcome::Succeeded, "");
+        embedded.observed_from = ObservedFrom::EmbeddedStatus;
+        let object = fact(Outcome::Succeeded, "");
+        assert!(object.compare_observations(&embedded).is_gt());
+    }
+
+    #[test]
+    fn duration_needs_start_and_completion() {
+        let mut f = fact(Outcome::Succeeded, "1");
+        assert_eq!(f.duration_seconds(), None);
+        f.status.start_time = "2024-05-15T10:00:00Z".parse().ok();
+        f.status.completion_time = "2024-05-15T10:04:13.5Z".parse().ok();
+        assert_eq!(f.duration_seconds(), Some(253.5));
+    }
+
+    #[test]
+    fn cloudevent_round_trip_keeps_the_fact_and_a_stable_id() {
+        let f = fact(Outcome::Succeeded, "7");
+        let event = crate::envelope::to_cloudevent(&f).expect("event");
+        let again = crate::envelope::to_cloudevent(&f).expect("event");
+        use cloudevents::AttributesReader;
+        assert_eq!(event.id(), again.id(), "a repeated observation repeats the id");
+        assert_eq!(event.ty(), crate::envelope::PIPELINERUN_FACT_TYPE);
+        assert_eq!(event.source().to_string(), "/apis/tekton.dev/v1/namespaces/ns/pipelineruns/run");
+        let json = serde_json::to_string(&event).expect("structured JSON");
+        let parsed: cloudevents::Event = serde_json::from_str(&json).expect("parse");
+        assert_eq!(crate::envelope::from_cloudevent(&parsed).expect("fact"), f);
     }
 }

@@ -117,7 +117,10 @@ mod tests {
     fn image_refs_with_ports_tags_and_digests() {
         let d = "sha256:05d3fa6f6e9c5b2d8f34b2a6ef8dbe3a36b9c0c9e0c8c6d2b93bfd2d7a1e6f11";
         let r = parse_image_ref(&format!("localhost:5000/app:v1@{d}"));
-        assert_eq!(r, ImageRef { repository: "localhost:5000/app".into(), tag: Some("v1".into()), digest: Some(d.into()) });
+        assert_eq!(
+            r,
+            ImageRef { repository: "localhost:5000/app".into(), tag: Some("v1".into()), digest: Some(d.into()) }
+        );
         let r = parse_image_ref("localhost:5000/app");
         assert_eq!(r.repository, "localhost:5000/app");
         assert_eq!(r.tag, None);

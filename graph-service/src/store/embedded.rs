@@ -14,10 +14,7 @@ use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use tekton_graph_schema::{RunFact, RunKey, RunKind};
 
-use super::{
-    ApplyStats, GraphStore, Result, RunFilter, RunPage, RunPosition, StoreCounts, StoreError,
-    fact_matches,
-};
+use super::{ApplyStats, GraphStore, Result, RunFilter, RunPage, RunPosition, StoreCounts, StoreError, fact_matches};
 use crate::model::{Edge, EdgeKind, NodeId, ProjectionConfig, project};
 
 /// Newest observation of each run: key `Kind/namespace/name`, value the fact's JSON.
@@ -39,25 +36,15 @@ pub struct EmbeddedStore {
 impl EmbeddedStore {
     /// A store that keeps nothing on disk (tests, benchmarks).
     pub fn in_memory(config: ProjectionConfig) -> Self {
-        EmbeddedStore {
-            db: None,
-            config,
-            graph: RwLock::default(),
-            writer: Mutex::new(()),
-        }
+        EmbeddedStore { db: None, config, graph: RwLock::default(), writer: Mutex::new(()) }
     }
 
     /// Opens (or creates) the store under `data_dir` and rebuilds the graph from the stored facts.
     pub fn open(data_dir: &Path, config: ProjectionConfig) -> Result<Self> {
-        std::fs::create_dir_all(data_dir).map_err(|e| {
-            StoreError::Engine(format!(
-                "cannot create data dir {}: {e}",
-                data_dir.display()
-            ))
-        })?;
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| StoreError::Engine(format!("cannot create data dir {}: {e}", data_dir.display())))?;
         let path = data_dir.join("graph.redb");
-        let db = Database::create(&path)
-            .map_err(|e| StoreError::Engine(format!("{}: {e}", path.display())))?;
+        let db = Database::create(&path).map_err(|e| StoreError::Engine(format!("{}: {e}", path.display())))?;
         let mut graph = MemoryGraph::default();
         {
             let txn = db.begin_write().map_err(engine)?;
@@ -68,27 +55,17 @@ impl EmbeddedStore {
         let table = txn.open_table(FACTS).map_err(engine)?;
         for row in table.iter().map_err(engine)? {
             let (key, value) = row.map_err(engine)?;
-            let fact: RunFact =
-                serde_json::from_slice(value.value()).map_err(|e| StoreError::Corrupt {
-                    key: key.value().to_string(),
-                    reason: e.to_string(),
-                })?;
+            let fact: RunFact = serde_json::from_slice(value.value())
+                .map_err(|e| StoreError::Corrupt { key: key.value().to_string(), reason: e.to_string() })?;
             graph.insert(Arc::new(fact), &config);
         }
         drop(table);
         drop(txn);
-        Ok(EmbeddedStore {
-            db: Some(db),
-            config,
-            graph: RwLock::new(graph),
-            writer: Mutex::new(()),
-        })
+        Ok(EmbeddedStore { db: Some(db), config, graph: RwLock::new(graph), writer: Mutex::new(()) })
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, MemoryGraph> {
-        self.graph
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.graph.read().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Picks, per run, the winning observation among the batch and what is stored.
@@ -97,9 +74,7 @@ impl EmbeddedStore {
         let mut best: HashMap<RunKey, &RunFact> = HashMap::new();
         for fact in facts {
             let key = fact.key();
-            let keep_old = best
-                .get(&key)
-                .is_some_and(|old| old.observation_rank() >= fact.observation_rank());
+            let keep_old = best.get(&key).is_some_and(|old| old.compare_observations(fact).is_ge());
             if !keep_old {
                 best.insert(key, fact);
             }
@@ -107,12 +82,7 @@ impl EmbeddedStore {
         let total = best.len();
         let winners: Vec<Arc<RunFact>> = best
             .into_iter()
-            .filter(|(key, fact)| {
-                graph
-                    .facts
-                    .get(key)
-                    .is_none_or(|stored| fact.observation_rank() > stored.observation_rank())
-            })
+            .filter(|(key, fact)| graph.facts.get(key).is_none_or(|stored| fact.compare_observations(stored).is_gt()))
             .map(|(_, fact)| Arc::new(fact.clone()))
             .collect();
         let ignored = facts.len() - total + (total - winners.len());
@@ -126,9 +96,7 @@ impl EmbeddedStore {
             let mut table = txn.open_table(FACTS).map_err(engine)?;
             for fact in winners {
                 let json = serde_json::to_vec(fact.as_ref()).map_err(engine)?;
-                table
-                    .insert(fact.key().to_string().as_str(), json.as_slice())
-                    .map_err(engine)?;
+                table.insert(fact.key().to_string().as_str(), json.as_slice()).map_err(engine)?;
             }
         }
         txn.commit().map_err(engine)
@@ -145,18 +113,12 @@ impl GraphStore for EmbeddedStore {
         for fact in &winners {
             graph.insert(fact.clone(), &self.config);
         }
-        Ok(ApplyStats {
-            applied: winners.len(),
-            ignored,
-        })
+        Ok(ApplyStats { applied: winners.len(), ignored })
     }
 
     async fn facts(&self, keys: &[RunKey]) -> Result<Vec<Option<RunFact>>> {
         let graph = self.read();
-        Ok(keys
-            .iter()
-            .map(|k| graph.facts.get(k).map(|f| f.as_ref().clone()))
-            .collect())
+        Ok(keys.iter().map(|k| graph.facts.get(k).map(|f| f.as_ref().clone())).collect())
     }
 
     async fn edges(&self, nodes: &[NodeId], kinds: Option<&[EdgeKind]>) -> Result<Vec<Edge>> {
@@ -172,17 +134,9 @@ impl GraphStore for EmbeddedStore {
                 }
                 let other = graph.names[other as usize].clone();
                 let edge = if outgoing {
-                    Edge {
-                        from: node.clone(),
-                        kind,
-                        to: other,
-                    }
+                    Edge { from: node.clone(), kind, to: other }
                 } else {
-                    Edge {
-                        from: other,
-                        kind,
-                        to: node.clone(),
-                    }
+                    Edge { from: other, kind, to: node.clone() }
                 };
                 out.insert(edge);
             }
@@ -190,12 +144,7 @@ impl GraphStore for EmbeddedStore {
         Ok(out.into_iter().collect())
     }
 
-    async fn pipeline_runs(
-        &self,
-        filter: &RunFilter,
-        after: Option<&RunPosition>,
-        first: usize,
-    ) -> Result<RunPage> {
+    async fn pipeline_runs(&self, filter: &RunFilter, after: Option<&RunPosition>, first: usize) -> Result<RunPage> {
         let graph = self.read();
         let indexed = match (&filter.namespace, &filter.pipeline) {
             (Some(ns), Some(p)) => graph.by_pipeline.get(&(ns.clone(), p.clone())),
@@ -238,10 +187,7 @@ impl GraphStore for EmbeddedStore {
         Ok(nodes
             .iter()
             .filter(|n| {
-                graph
-                    .ids
-                    .get(*n)
-                    .is_some_and(|&i| !graph.adjacency[i as usize].is_empty())
+                graph.ids.get(*n).is_some_and(|&i| !graph.adjacency[i as usize].is_empty())
                     || n.run_key().is_some_and(|k| graph.facts.contains_key(&k))
             })
             .cloned()
@@ -250,23 +196,10 @@ impl GraphStore for EmbeddedStore {
 
     async fn counts(&self) -> Result<StoreCounts> {
         let graph = self.read();
-        let pipeline_runs = graph
-            .facts
-            .keys()
-            .filter(|k| k.kind == RunKind::PipelineRun)
-            .count();
+        let pipeline_runs = graph.facts.keys().filter(|k| k.kind == RunKind::PipelineRun).count();
         let nodes = graph.adjacency.iter().filter(|a| !a.is_empty()).count();
-        let edges = graph
-            .adjacency
-            .iter()
-            .map(|a| a.keys().filter(|(_, _, out)| *out).count())
-            .sum();
-        Ok(StoreCounts {
-            pipeline_runs,
-            task_runs: graph.facts.len() - pipeline_runs,
-            nodes,
-            edges,
-        })
+        let edges = graph.adjacency.iter().map(|a| a.keys().filter(|(_, _, out)| *out).count()).sum();
+        Ok(StoreCounts { pipeline_runs, task_runs: graph.facts.len() - pipeline_runs, nodes, edges })
     }
 }
 
@@ -312,10 +245,7 @@ impl MemoryGraph {
         }
         let position = RunPosition::of(fact);
         if let Some(pipeline) = &fact.pipeline {
-            self.by_pipeline
-                .entry((fact.namespace.clone(), pipeline.clone()))
-                .or_default()
-                .insert(position.clone());
+            self.by_pipeline.entry((fact.namespace.clone(), pipeline.clone())).or_default().insert(position.clone());
         }
         self.listing.insert(position);
     }
@@ -326,9 +256,7 @@ impl MemoryGraph {
         }
         let position = RunPosition::of(fact);
         if let Some(pipeline) = &fact.pipeline
-            && let Some(set) = self
-                .by_pipeline
-                .get_mut(&(fact.namespace.clone(), pipeline.clone()))
+            && let Some(set) = self.by_pipeline.get_mut(&(fact.namespace.clone(), pipeline.clone()))
         {
             set.remove(&position);
         }
@@ -349,10 +277,7 @@ impl MemoryGraph {
     fn change_edge(&mut self, edge: &Edge, add: bool) {
         let from = self.intern(&edge.from);
         let to = self.intern(&edge.to);
-        for (node, key) in [
-            (from, (edge.kind, to, true)),
-            (to, (edge.kind, from, false)),
-        ] {
+        for (node, key) in [(from, (edge.kind, to, true)), (to, (edge.kind, from, false))] {
             let entries = &mut self.adjacency[node as usize];
             if add {
                 *entries.entry(key).or_insert(0) += 1;

@@ -108,26 +108,16 @@ pub struct StoreCounts {
 
 /// True when the run matches the non-time parts of a filter.
 pub fn fact_matches(fact: &RunFact, filter: &RunFilter) -> bool {
-    let repo = fact
-        .supply_chain
-        .source
-        .as_ref()
-        .and_then(|s| s.repository.as_deref());
-    filter
-        .namespace
-        .as_deref()
-        .is_none_or(|n| n == fact.namespace)
-        && filter
-            .pipeline
-            .as_deref()
-            .is_none_or(|p| Some(p) == fact.pipeline.as_deref())
+    let repo = fact.supply_chain.source.as_ref().and_then(|s| s.repository.as_deref());
+    filter.namespace.as_deref().is_none_or(|n| n == fact.namespace)
+        && filter.pipeline.as_deref().is_none_or(|p| Some(p) == fact.pipeline.as_deref())
         && filter.outcome.is_none_or(|o| o == fact.status.outcome)
         && filter.repository.as_deref().is_none_or(|r| Some(r) == repo)
         && RunPosition::of(fact).matches(filter)
 }
 
 /// The store contract. Implementations must make `apply` atomic (all facts of a call or none) and keep, per run,
-/// only the observation with the highest [`RunFact::observation_rank`].
+/// only the newest observation by [`RunFact::compare_observations`].
 #[async_trait]
 pub trait GraphStore: Send + Sync {
     /// Applies facts atomically; older or equal observations are ignored.
@@ -140,12 +130,7 @@ pub trait GraphStore: Send + Sync {
     async fn edges(&self, nodes: &[NodeId], kinds: Option<&[EdgeKind]>) -> Result<Vec<Edge>>;
 
     /// PipelineRuns matching `filter`, in listing order, strictly after `after`, at most `first`.
-    async fn pipeline_runs(
-        &self,
-        filter: &RunFilter,
-        after: Option<&RunPosition>,
-        first: usize,
-    ) -> Result<RunPage>;
+    async fn pipeline_runs(&self, filter: &RunFilter, after: Option<&RunPosition>, first: usize) -> Result<RunPage>;
 
     /// Which of `nodes` exist (have at least one edge, or are an observed run).
     async fn existing(&self, nodes: &[NodeId]) -> Result<BTreeSet<NodeId>>;

@@ -23,9 +23,7 @@ pub fn fixture_facts(relative: &str) -> Vec<RunFact> {
     let mut facts = Vec::new();
     for doc in tekton_translate::parse_documents(&text) {
         let doc = doc.unwrap_or_else(|e| panic!("{relative}: {e}"));
-        facts.extend(
-            tekton_translate::translate_value(&doc).unwrap_or_else(|e| panic!("{relative}: {e}")),
-        );
+        facts.extend(tekton_translate::translate_value(&doc).unwrap_or_else(|e| panic!("{relative}: {e}")));
     }
     facts
 }
@@ -45,12 +43,7 @@ pub fn all_fixture_facts() -> Vec<RunFact> {
     files.sort();
     let mut facts = seed_facts();
     for file in files {
-        let relative = format!(
-            "tekton/{}",
-            file.file_name()
-                .and_then(|n| n.to_str())
-                .expect("utf-8 name")
-        );
+        let relative = format!("tekton/{}", file.file_name().and_then(|n| n.to_str()).expect("utf-8 name"));
         facts.extend(fixture_facts(&relative));
     }
     facts
@@ -68,27 +61,15 @@ pub fn engines(config: ProjectionConfig) -> Vec<Engine> {
     let dir = tempfile::tempdir().expect("temp dir");
     let durable = EmbeddedStore::open(dir.path(), config.clone()).expect("open embedded store");
     vec![
-        Engine {
-            name: "embedded-memory",
-            store: Arc::new(EmbeddedStore::in_memory(config)),
-            _dir: None,
-        },
-        Engine {
-            name: "embedded-redb",
-            store: Arc::new(durable),
-            _dir: Some(dir),
-        },
+        Engine { name: "embedded-memory", store: Arc::new(EmbeddedStore::in_memory(config)), _dir: None },
+        Engine { name: "embedded-redb", store: Arc::new(durable), _dir: Some(dir) },
     ]
 }
 
 /// Runs a GraphQL query and returns its data, failing the test on any GraphQL error.
 pub async fn query(schema: &GraphSchema, q: &str) -> Value {
     let response = schema.execute(q).await;
-    assert!(
-        response.errors.is_empty(),
-        "query {q} failed: {:?}",
-        response.errors
-    );
+    assert!(response.errors.is_empty(), "query {q} failed: {:?}", response.errors);
     response.data.into_json().expect("data as JSON")
 }
 
