@@ -33,9 +33,9 @@ pub fn sample_facts() -> Result<Vec<RunFact>, String> {
     let mut facts = Vec::new();
     for (name, text) in SAMPLES {
         for (index, doc) in tekton_translate::parse_documents(text).into_iter().enumerate() {
-            let doc = doc.map_err(|e| format!("{name}: document {index}: {e}"))?;
+            let doc = doc.map_err(|e| format!("{name}: {e}"))?;
             let translated =
-                tekton_translate::translate_value(&doc).map_err(|e| format!("{name}: document {index}: {e}"))?;
+                tekton_translate::translate_value(&doc).map_err(|e| format!("{name}: document {}: {e}", index + 1))?;
             facts.extend(translated);
         }
     }
