@@ -223,7 +223,7 @@ pub async fn scans_by_id(store: &dyn GraphStore, ids: &[NodeId]) -> Result<Vec<S
 pub async fn scans_of_run(store: &dyn GraphStore, fact: &RunFact) -> Result<Vec<ScanInfo>> {
     let mut nodes = vec![NodeId::run(&fact.key())];
     if fact.kind == RunKind::PipelineRun {
-        nodes.extend(task_runs_of(store, &fact.key()).await?.iter().map(|k| NodeId::run(k)));
+        nodes.extend(task_runs_of(store, &fact.key()).await?.iter().map(NodeId::run));
     }
     let edges = store.edges(&nodes, Some(&[EdgeKind::Reported])).await?;
     let ids: BTreeSet<NodeId> = edges.into_iter().filter(|e| nodes.contains(&e.from)).map(|e| e.to).collect();
@@ -242,7 +242,7 @@ pub async fn task_runs_of(store: &dyn GraphStore, pipeline_run: &RunKey) -> Resu
 pub async fn images_of_run(store: &dyn GraphStore, fact: &RunFact) -> Result<Vec<String>> {
     let mut nodes = vec![NodeId::run(&fact.key())];
     if fact.kind == RunKind::PipelineRun {
-        nodes.extend(task_runs_of(store, &fact.key()).await?.iter().map(|k| NodeId::run(k)));
+        nodes.extend(task_runs_of(store, &fact.key()).await?.iter().map(NodeId::run));
     }
     let edges = store.edges(&nodes, Some(&[EdgeKind::Produced])).await?;
     let digests: BTreeSet<String> =
