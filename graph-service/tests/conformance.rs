@@ -15,7 +15,7 @@ const REPO: &str = "https://github.com/joostvdg/ingress-dns-export-controller.gi
 /// Loads the seed scenario into every engine and returns each engine's answer to `q`, asserting they agree.
 async fn answer_on_all_engines(facts: &[RunFact], q: &str) -> Value {
     let mut answers: Vec<(&str, Value)> = Vec::new();
-    for engine in engines(ProjectionConfig::default()) {
+    for engine in engines(ProjectionConfig::default()).await {
         engine.store.apply(facts).await.unwrap_or_else(|e| panic!("{}: apply: {e}", engine.name));
         answers.push((engine.name, query(&schema(&engine.store), q).await));
     }
@@ -178,7 +178,7 @@ async fn diff_with_explicit_base_and_commit_change() {
 
 #[tokio::test]
 async fn diff_of_first_run_has_no_base_and_missing_base_is_an_error() {
-    for engine in engines(ProjectionConfig::default()) {
+    for engine in engines(ProjectionConfig::default()).await {
         engine.store.apply(&seed_facts()).await.unwrap();
         let s = schema(&engine.store);
         let data = query(&s, r#"{ diff(namespace: "idec", name: "idec-image-builds-run-fb422") { base { name } commitChanged tasks { change } } }"#).await;
@@ -196,7 +196,7 @@ async fn diff_of_first_run_has_no_base_and_missing_base_is_an_error() {
 
 #[tokio::test]
 async fn pipeline_runs_connection_pages_and_filters() {
-    for engine in engines(ProjectionConfig::default()) {
+    for engine in engines(ProjectionConfig::default()).await {
         engine.store.apply(&seed_facts()).await.unwrap();
         let s = schema(&engine.store);
         let mut names = Vec::new();
@@ -284,7 +284,7 @@ async fn lineage_from_image_commit_and_run_is_bounded() {
 
 #[tokio::test]
 async fn lineage_errors_name_the_reference() {
-    for engine in engines(ProjectionConfig::default()) {
+    for engine in engines(ProjectionConfig::default()).await {
         engine.store.apply(&seed_facts()).await.unwrap();
         let s = schema(&engine.store);
         let err = query_error(&s, r#"{ lineage(ref: "???") { root } }"#).await;
@@ -314,7 +314,7 @@ async fn system_defaults_to_repository_and_follows_a_configured_label() {
         })
         .collect();
     let config = ProjectionConfig { system_label: Some("app.kubernetes.io/part-of".into()) };
-    for engine in engines(config) {
+    for engine in engines(config).await {
         engine.store.apply(&labelled).await.unwrap();
         let data = query(&schema(&engine.store), r#"{ system(name: "dns") { pipelines } }"#).await;
         assert_eq!(
@@ -366,7 +366,7 @@ async fn order_duplicates_and_stale_observations_do_not_change_the_graph() {
     use rand::SeedableRng;
     use rand::seq::SliceRandom;
     let facts = support::all_fixture_facts();
-    let reference = engines(ProjectionConfig::default()).remove(0);
+    let reference = engines(ProjectionConfig::default()).await.remove(0);
     reference.store.apply(&facts).await.unwrap();
     let expected = graph_snapshot(&reference.store, &facts).await;
 
@@ -376,7 +376,7 @@ async fn order_duplicates_and_stale_observations_do_not_change_the_graph() {
     for seed in 0..4u64 {
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
         noisy.shuffle(&mut rng);
-        for engine in engines(ProjectionConfig::default()) {
+        for engine in engines(ProjectionConfig::default()).await {
             // Apply in uneven batches, including single-fact ones.
             for chunk in noisy.chunks(1 + seed as usize * 7) {
                 engine.store.apply(chunk).await.unwrap();
@@ -391,7 +391,7 @@ async fn order_duplicates_and_stale_observations_do_not_change_the_graph() {
 async fn an_older_observation_never_overwrites_a_newer_one() {
     let facts = seed_facts();
     let finished = facts.iter().find(|f| f.name == "idec-image-builds-run-fb422").unwrap().clone();
-    for engine in engines(ProjectionConfig::default()) {
+    for engine in engines(ProjectionConfig::default()).await {
         let first = engine.store.apply(std::slice::from_ref(&finished)).await.unwrap();
         assert_eq!(first.applied, 1);
         let stale = engine.store.apply(&[older_observation(&finished)]).await.unwrap();
@@ -412,7 +412,7 @@ async fn an_older_observation_never_overwrites_a_newer_one() {
 async fn a_newer_observation_replaces_the_edges_of_the_older() {
     let facts = seed_facts();
     let finished = facts.iter().find(|f| f.name == "idec-image-builds-run-fb422").unwrap().clone();
-    for engine in engines(ProjectionConfig::default()) {
+    for engine in engines(ProjectionConfig::default()).await {
         engine.store.apply(&[older_observation(&finished)]).await.unwrap();
         let s = schema(&engine.store);
         let before = query(&s, &format!(r#"{{ image(digest: "{FIRST_IMAGE}") {{ digest }} }}"#)).await;

@@ -105,3 +105,48 @@ fn validate(fact: &RunFact) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// The Kafka message key of a fact: `<namespace>/<pipelinerun name>`. A TaskRun is keyed by its owning
+/// PipelineRun ([`RunFact::pipeline_run`]), so every fact of one PipelineRun and its TaskRuns lands in one partition
+/// and keeps its order there; a TaskRun without an owner and a PipelineRun are keyed by their own name.
+pub fn partition_key(fact: &RunFact) -> String {
+    let run = match (fact.kind, &fact.pipeline_run) {
+        (RunKind::TaskRun, Some(owner)) => owner.name.as_str(),
+        _ => fact.name.as_str(),
+    };
+    format!("{}/{run}", fact.namespace)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fact(kind: &str, name: &str, owner: Option<&str>) -> RunFact {
+        let mut value = serde_json::json!({
+            "schemaVersion": FACT_SCHEMA_VERSION, "kind": kind, "namespace": "idec", "name": name,
+            "status": { "outcome": "Succeeded" }
+        });
+        if let Some(owner) = owner {
+            value["pipelineRun"] = serde_json::json!({ "name": owner });
+        }
+        serde_json::from_value(value).expect("fact")
+    }
+
+    #[test]
+    fn partition_key_groups_a_pipelinerun_with_its_taskruns() {
+        let run = fact("PipelineRun", "build-run-1", None);
+        let task = fact("TaskRun", "build-run-1-fetch-source", Some("build-run-1"));
+        assert_eq!(partition_key(&run), "idec/build-run-1");
+        assert_eq!(partition_key(&task), "idec/build-run-1");
+        // A standalone TaskRun is its own group.
+        assert_eq!(partition_key(&fact("TaskRun", "lonely-task", None)), "idec/lonely-task");
+    }
+
+    #[test]
+    fn events_round_trip() {
+        let task = fact("TaskRun", "build-run-1-fetch-source", Some("build-run-1"));
+        let event = to_cloudevent(&task).expect("event");
+        assert_eq!(event.ty(), TASKRUN_FACT_TYPE);
+        assert_eq!(from_cloudevent(&event).expect("fact"), task);
+    }
+}

@@ -360,6 +360,30 @@ impl RunFact {
             .then_with(|| self.content_hash().cmp(&other.content_hash()))
     }
 
+    /// The observation order as a string: comparing two keys of the same run as strings gives the same result as
+    /// [`RunFact::compare_observations`]. Stores that compare in their own engine (Cypher) keep this key.
+    pub fn observation_key(&self) -> String {
+        let rank = self.observation_rank();
+        let time = |t: Option<DateTime<Utc>>| match t {
+            // Shift i64 millis into u64 so that the decimal text sorts like the number.
+            Some(t) => format!("1{:020}", (t.timestamp_millis() as i128 - i64::MIN as i128) as u64),
+            None => format!("0{:020}", 0),
+        };
+        // Hex of the resource version's bytes, closed by '!', which sorts below every hex digit, so that a prefix
+        // sorts first exactly as in the tuple comparison.
+        let rv_text: String = rank.resource_version.1.bytes().map(|b| format!("{b:02x}")).collect();
+        format!(
+            "{}|{}|{}|{}|{:020}|{}!|{}",
+            time(rank.creation),
+            u8::from(rank.finished),
+            u8::from(rank.observed_from == ObservedFrom::Object),
+            time(rank.completion),
+            rank.resource_version.0,
+            rv_text,
+            hex::encode(self.content_hash()),
+        )
+    }
+
     /// SHA-256 of the canonical JSON of this fact (maps are sorted, so equal facts hash equally).
     pub fn content_hash(&self) -> [u8; 32] {
         let bytes = serde_json::to_vec(self).unwrap_or_default();
@@ -460,6 +484,35 @@ mod tests {
         embedded.observed_from = ObservedFrom::EmbeddedStatus;
         let object = fact(Outcome::Succeeded, "");
         assert!(object.compare_observations(&embedded).is_gt());
+    }
+
+    #[test]
+    fn observation_keys_sort_like_compare_observations() {
+        let mut facts = vec![fact(Outcome::Running, "10"), fact(Outcome::Running, "9"), fact(Outcome::Succeeded, "1")];
+        let mut a = fact(Outcome::Running, "abc");
+        a.resource_version = Some("abc".into());
+        let mut b = a.clone();
+        b.resource_version = Some("abcd".into());
+        let mut c = fact(Outcome::Failed, "3");
+        c.status.completion_time = "2024-05-15T10:04:13Z".parse().ok();
+        let mut d = c.clone();
+        d.creation_timestamp = "1969-12-31T00:00:00Z".parse().ok();
+        let mut e = c.clone();
+        e.creation_timestamp = None;
+        let mut f = c.clone();
+        f.observed_from = ObservedFrom::EmbeddedStatus;
+        facts.extend([a, b, c, d, e, f]);
+        for x in &facts {
+            for y in &facts {
+                assert_eq!(
+                    x.observation_key().cmp(&y.observation_key()),
+                    x.compare_observations(y),
+                    "{} vs {}",
+                    x.observation_key(),
+                    y.observation_key()
+                );
+            }
+        }
     }
 
     #[test]

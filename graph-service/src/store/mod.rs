@@ -5,6 +5,7 @@
 //! answers. An engine that cannot answer one of these efficiently does not belong behind this trait.
 
 pub mod embedded;
+pub mod neo4j;
 
 use std::collections::BTreeSet;
 

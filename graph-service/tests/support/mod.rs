@@ -9,6 +9,7 @@ use graph_service::api::{GraphSchema, build_schema};
 use graph_service::model::ProjectionConfig;
 use graph_service::store::GraphStore;
 use graph_service::store::embedded::EmbeddedStore;
+use graph_service::store::neo4j::{Neo4jConfig, Neo4jStore};
 use serde_json::Value;
 use tekton_graph_schema::RunFact;
 
@@ -49,20 +50,60 @@ pub fn all_fixture_facts() -> Vec<RunFact> {
     facts
 }
 
-/// One engine under test. Holds what must outlive the store (a temp dir).
+/// One engine under test. Holds what must outlive the store: a temp dir, or the lock on the shared Neo4j.
 pub struct Engine {
     pub name: &'static str,
     pub store: Arc<dyn GraphStore>,
     _dir: Option<tempfile::TempDir>,
+    _neo4j: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
-/// Every engine the conformance suite runs against. The Neo4j engine joins this list.
-pub fn engines(config: ProjectionConfig) -> Vec<Engine> {
+/// Neo4j settings from the environment that `scripts/services.sh env` prints. The suite needs a real Neo4j: a
+/// missing one fails the test instead of skipping it.
+pub fn neo4j_settings() -> Neo4jConfig {
+    let uri = std::env::var("NEO4J_URI").unwrap_or_else(|_| {
+        panic!(
+            "NEO4J_URI is not set: the conformance suite runs against a real Neo4j. Start the engines with \
+             `scripts/services.sh up` and `eval \"$(scripts/services.sh env)\"`, or run `bash scripts/test.sh`"
+        )
+    });
+    Neo4jConfig {
+        uri,
+        user: std::env::var("NEO4J_USER").unwrap_or_else(|_| "neo4j".into()),
+        password: std::env::var("NEO4J_PASSWORD").expect("NEO4J_PASSWORD must be set with NEO4J_URI"),
+        database: None,
+        max_connections: 4,
+    }
+}
+
+/// Community edition has one user database, so tests take turns on it (within a test binary; cargo runs test
+/// binaries one after another).
+fn neo4j_turn() -> Arc<tokio::sync::Mutex<()>> {
+    static TURN: std::sync::OnceLock<Arc<tokio::sync::Mutex<()>>> = std::sync::OnceLock::new();
+    TURN.get_or_init(|| Arc::new(tokio::sync::Mutex::new(()))).clone()
+}
+
+/// A Neo4j store on an emptied database, held exclusively until the returned engine is dropped.
+pub async fn neo4j_engine(config: ProjectionConfig) -> Engine {
+    let guard = neo4j_turn().lock_owned().await;
+    let store = Neo4jStore::connect(&neo4j_settings(), config).await.expect("connect to Neo4j");
+    store.clear().await.expect("clear Neo4j");
+    Engine { name: "neo4j", store: Arc::new(store), _dir: None, _neo4j: Some(guard) }
+}
+
+/// Every engine the conformance suite runs against.
+pub async fn engines(config: ProjectionConfig) -> Vec<Engine> {
     let dir = tempfile::tempdir().expect("temp dir");
     let durable = EmbeddedStore::open(dir.path(), config.clone()).expect("open embedded store");
     vec![
-        Engine { name: "embedded-memory", store: Arc::new(EmbeddedStore::in_memory(config)), _dir: None },
-        Engine { name: "embedded-redb", store: Arc::new(durable), _dir: Some(dir) },
+        Engine {
+            name: "embedded-memory",
+            store: Arc::new(EmbeddedStore::in_memory(config.clone())),
+            _dir: None,
+            _neo4j: None,
+        },
+        Engine { name: "embedded-redb", store: Arc::new(durable), _dir: Some(dir), _neo4j: None },
+        neo4j_engine(config).await,
     ]
 }
 

@@ -1,0 +1,14 @@
+// Like pipeline_runs.cypher, for one pipeline in one namespace (uses the (namespace, pipeline) index).
+MATCH (r:PipelineRun {namespace: $namespace, pipeline: $pipeline})
+WHERE r.fact IS NOT NULL
+  AND ($status IS NULL OR r.status = $status)
+  AND ($repository IS NULL OR r.repository = $repository)
+  AND ($since IS NULL OR r.sortMillis >= $since)
+  AND ($until IS NULL OR r.sortMillis < $until)
+  AND ($after IS NULL
+       OR r.sortMillis < $after.sortMillis
+       OR (r.sortMillis = $after.sortMillis
+           AND (r.namespace < $after.namespace OR (r.namespace = $after.namespace AND r.name < $after.name))))
+RETURN r.sortMillis AS sortMillis, r.namespace AS namespace, r.name AS name
+ORDER BY sortMillis DESC, namespace DESC, name DESC
+LIMIT $limit

@@ -1,0 +1,433 @@
+//! The Neo4j store (production): the same contract as the embedded store, in Cypher over Bolt (neo4rs).
+//!
+//! Every statement lives in `cypher/` and takes parameters only. An apply is one transaction: lock the batch's run
+//! nodes, read their stored observations, keep only newer observations (the same order as the embedded store, as
+//! an order key string that Cypher compares too), replace the edges those runs contributed (edges count their
+//! contributors), and delete nodes left with nothing. Transient failures (deadlocks, leader changes, lost
+//! connections) retry the whole transaction with backoff.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use neo4rs::{BoltType, ConfigBuilder, Graph, Query, Txn};
+use serde_json::{Map, Value, json};
+use tekton_graph_schema::{RunFact, RunKey, RunKind};
+
+use super::{ApplyStats, GraphStore, Result, RunFilter, RunPage, RunPosition, StoreCounts, StoreError};
+use crate::model::{Edge, EdgeKind, NodeId, NodeKind, ProjectionConfig, project};
+
+/// Constraints and indexes, applied at start-up.
+pub const SCHEMA: &str = include_str!("../../../cypher/schema/001_constraints.cypher");
+const LOCK_RUNS: &str = include_str!("../../../cypher/write/lock_runs.cypher");
+const READ_OBSERVATIONS: &str = include_str!("../../../cypher/write/read_observations.cypher");
+const UPSERT_RUNS: &str = include_str!("../../../cypher/write/upsert_runs.cypher");
+const ADD_EDGES: &str = include_str!("../../../cypher/write/add_edges.cypher");
+const REMOVE_EDGES: &str = include_str!("../../../cypher/write/remove_edges.cypher");
+const DELETE_ORPHANS: &str = include_str!("../../../cypher/write/delete_orphans.cypher");
+const READ_FACTS: &str = include_str!("../../../cypher/read/facts.cypher");
+const READ_EDGES: &str = include_str!("../../../cypher/read/edges.cypher");
+const READ_EXISTING: &str = include_str!("../../../cypher/read/existing.cypher");
+const READ_COUNTS: &str = include_str!("../../../cypher/read/counts.cypher");
+const READ_PIPELINE_RUNS: &str = include_str!("../../../cypher/read/pipeline_runs.cypher");
+const READ_PIPELINE_RUNS_OF_PIPELINE: &str = include_str!("../../../cypher/read/pipeline_runs_of_pipeline.cypher");
+
+/// How to reach Neo4j. The password comes from the environment or a file, never from the repository.
+#[derive(Debug, Clone)]
+pub struct Neo4jConfig {
+    /// `bolt://host:port` or `neo4j://host:port`.
+    pub uri: String,
+    pub user: String,
+    pub password: String,
+    /// Database name; the server's default when unset.
+    pub database: Option<String>,
+    pub max_connections: usize,
+}
+
+/// How many times a transaction is tried before the error is returned.
+const MAX_ATTEMPTS: u32 = 8;
+
+pub struct Neo4jStore {
+    graph: Graph,
+    config: ProjectionConfig,
+}
+
+fn engine(e: neo4rs::Error) -> StoreError {
+    StoreError::Engine(format!("neo4j: {e}"))
+}
+
+/// Errors worth retrying: lost connections and Neo4j's transient class (deadlocks, leader switches).
+fn is_transient(e: &neo4rs::Error) -> bool {
+    use neo4rs::Error as E;
+    match e {
+        E::IOError { .. } | E::ConnectionError | E::ConnectionTimedOut => true,
+        E::ServerUnavailableError(_) | E::RoutingTableRefreshFailed(_) => true,
+        E::Neo4j(n) => n.code().starts_with("Neo.TransientError"),
+        _ => false,
+    }
+}
+
+impl Neo4jStore {
+    /// Connects, then applies the schema (idempotently). Retries while the server is starting.
+    pub async fn connect(settings: &Neo4jConfig, config: ProjectionConfig) -> Result<Self> {
+        let mut builder = ConfigBuilder::default()
+            .uri(settings.uri.as_str())
+            .user(settings.user.as_str())
+            .password(settings.password.as_str())
+            .max_connections(settings.max_connections)
+            .fetch_size(1000);
+        if let Some(db) = &settings.database {
+            builder = builder.db(db.as_str());
+        }
+        let graph = Graph::connect(builder.build().map_err(engine)?).map_err(engine)?;
+        let store = Neo4jStore { graph, config };
+        store.apply_schema().await?;
+        Ok(store)
+    }
+
+    async fn apply_schema(&self) -> Result<()> {
+        let schema = strip_comments(SCHEMA);
+        for statement in schema.split(';').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string) {
+            self.retrying(|| async { self.graph.run(Query::new(statement.clone())).await }).await?;
+        }
+        Ok(())
+    }
+
+    /// Deletes everything (tests and benchmarks only).
+    pub async fn clear(&self) -> Result<()> {
+        let q = "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS";
+        self.graph.run(Query::new(q.to_string())).await.map_err(engine)
+    }
+
+    /// The underlying driver (for the read-only Cypher endpoint and benchmarks).
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    async fn retrying<T, F, Fut>(&self, mut attempt: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<T, neo4rs::Error>>,
+    {
+        let mut delay = Duration::from_millis(100);
+        for tries in 1.. {
+            match attempt().await {
+                Ok(v) => return Ok(v),
+                Err(e) if is_transient(&e) && tries < MAX_ATTEMPTS => {
+                    tracing::warn!(error = %e, tries, "neo4j transient failure; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+                Err(e) => return Err(engine(e)),
+            }
+        }
+        unreachable!("the loop returns")
+    }
+
+    async fn rows(&self, statement: &str, params: Value) -> Result<Vec<neo4rs::Row>> {
+        let query = with_params(statement, params)?;
+        self.retrying(|| async {
+            let mut stream = self.graph.execute_read(query.clone()).await?;
+            let mut rows = Vec::new();
+            while let Some(row) = stream.next().await? {
+                rows.push(row);
+            }
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn apply_once(&self, best: &[&RunFact]) -> std::result::Result<usize, neo4rs::Error> {
+        let mut txn = self.graph.start_txn().await?;
+        let ids: Vec<String> = best.iter().map(|f| NodeId::run(&f.key()).0).collect();
+        txn.run(param_query(LOCK_RUNS, json!({ "ids": ids }))?).await?;
+        let stored = read_observations(&mut txn, &ids).await?;
+        let plan = WritePlan::build(best, &stored, &self.config);
+        if !plan.runs.is_empty() {
+            txn.run(param_query(REMOVE_EDGES, json!({ "rows": plan.removed }))?).await?;
+            txn.run(param_query(UPSERT_RUNS, json!({ "rows": plan.runs }))?).await?;
+            txn.run(param_query(ADD_EDGES, json!({ "rows": plan.added }))?).await?;
+        }
+        let touched: Vec<String> = ids.iter().cloned().chain(plan.touched).collect();
+        txn.run(param_query(DELETE_ORPHANS, json!({ "ids": touched }))?).await?;
+        txn.commit().await?;
+        Ok(plan.runs.len())
+    }
+}
+
+fn strip_comments(statement: &str) -> String {
+    statement.lines().filter(|l| !l.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n").trim().to_string()
+}
+
+fn bolt(value: Value) -> std::result::Result<BoltType, neo4rs::Error> {
+    BoltType::try_from(value).map_err(|e| neo4rs::Error::UnexpectedMessage(format!("parameter: {e}")))
+}
+
+fn param_query(statement: &str, params: Value) -> std::result::Result<Query, neo4rs::Error> {
+    let Value::Object(map) = params else { return Err(neo4rs::Error::InvalidConfig) };
+    let mut query = Query::new(statement.to_string());
+    for (key, value) in map {
+        query = query.param(&key, bolt(value)?);
+    }
+    Ok(query)
+}
+
+fn with_params(statement: &str, params: Value) -> Result<Query> {
+    param_query(statement, params).map_err(engine)
+}
+
+async fn read_observations(
+    txn: &mut Txn,
+    ids: &[String],
+) -> std::result::Result<HashMap<String, (String, String)>, neo4rs::Error> {
+    let mut stream = txn.execute(param_query(READ_OBSERVATIONS, json!({ "ids": ids }))?).await?;
+    let mut out = HashMap::new();
+    while let Some(row) = stream.next(txn.handle()).await? {
+        let id: String = row.get("id")?;
+        out.insert(id, (row.get::<String>("observation")?, row.get::<String>("fact")?));
+    }
+    Ok(out)
+}
+
+/// What one transaction writes: the winning runs, and the net change of edge contributions.
+struct WritePlan {
+    runs: Vec<Value>,
+    added: Vec<Value>,
+    removed: Vec<Value>,
+    /// Edge ends whose edges were removed (may have become orphans).
+    touched: BTreeSet<String>,
+}
+
+impl WritePlan {
+    fn build(best: &[&RunFact], stored: &HashMap<String, (String, String)>, config: &ProjectionConfig) -> Self {
+        let mut runs = Vec::new();
+        let mut delta: BTreeMap<Edge, i64> = BTreeMap::new();
+        for fact in best {
+            let id = NodeId::run(&fact.key());
+            let key = fact.observation_key();
+            let old = stored.get(&id.0);
+            if old.is_some_and(|(old_key, _)| *old_key >= key) {
+                continue;
+            }
+            if let Some(old_fact) = old.and_then(|(_, json)| serde_json::from_str::<RunFact>(json).ok()) {
+                for edge in project(&old_fact, config) {
+                    *delta.entry(edge).or_default() -= 1;
+                }
+            }
+            for edge in project(fact, config) {
+                *delta.entry(edge).or_default() += 1;
+            }
+            runs.push(run_row(&id, fact, key));
+        }
+        let mut added = Vec::new();
+        let mut removed = Vec::new();
+        let mut touched = BTreeSet::new();
+        for (edge, n) in delta {
+            let row = edge_row(&edge, n.abs());
+            match n.cmp(&0) {
+                std::cmp::Ordering::Greater => added.push(row),
+                std::cmp::Ordering::Less => {
+                    touched.insert(edge.from.0.clone());
+                    touched.insert(edge.to.0.clone());
+                    removed.push(row);
+                }
+                std::cmp::Ordering::Equal => {}
+            }
+        }
+        WritePlan { runs, added, removed, touched }
+    }
+}
+
+fn run_row(id: &NodeId, fact: &RunFact, observation: String) -> Value {
+    let source = fact.supply_chain.source.as_ref();
+    let time = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| t.to_rfc3339());
+    let scans = &fact.supply_chain.scans;
+    let worst = |pick: fn(&tekton_graph_schema::ScanFact) -> i64| scans.iter().map(pick).max();
+    json!({
+        "id": id.0,
+        "label": fact.kind.as_str(),
+        "observation": observation,
+        "fact": serde_json::to_string(fact).unwrap_or_default(),
+        "props": {
+            "kind": fact.kind.as_str(),
+            "namespace": fact.namespace,
+            "name": fact.name,
+            "uid": fact.uid,
+            "status": fact.status.outcome.as_str(),
+            "reason": fact.status.reason,
+            "startTime": time(fact.status.start_time),
+            "completionTime": time(fact.status.completion_time),
+            "durationSeconds": fact.duration_seconds(),
+            "sortMillis": RunPosition::of(fact).sort_millis,
+            "pipeline": fact.pipeline,
+            "task": fact.task,
+            "pipelineTask": fact.pipeline_task,
+            "repository": source.and_then(|s| s.repository.clone()),
+            "commit": source.and_then(|s| s.commit_sha.clone()),
+            "commitAuthor": source.and_then(|s| s.author.clone()),
+            "commitMessage": source.and_then(|s| s.message.clone()),
+            "vulnCritical": worst(|s| s.critical),
+            "vulnHigh": worst(|s| s.high),
+            "vulnMedium": worst(|s| s.medium),
+            "vulnLow": worst(|s| s.low),
+        }
+    })
+}
+
+fn edge_row(edge: &Edge, n: i64) -> Value {
+    let (from_label, from_props) = node_props(&edge.from);
+    let (to_label, to_props) = node_props(&edge.to);
+    json!({
+        "from": edge.from.0, "fromLabel": from_label, "fromProps": from_props,
+        "to": edge.to.0, "toLabel": to_label, "toProps": to_props,
+        "kind": edge.kind.as_str(), "n": n,
+    })
+}
+
+/// The label and the exploration-friendly properties of a node, derived from its id alone.
+fn node_props(id: &NodeId) -> (&'static str, Value) {
+    let Some(kind) = id.kind() else { return ("Unknown", json!({})) };
+    let key = id.key();
+    let mut props = Map::new();
+    props.insert("kind".into(), json!(kind.as_str()));
+    let mut put = |k: &str, v: &str| {
+        props.insert(k.into(), json!(v));
+    };
+    match kind {
+        NodeKind::Repository => put("url", key),
+        NodeKind::Commit => {
+            let (repo, sha) = key.rsplit_once('@').unwrap_or((key, ""));
+            put("repository", repo);
+            put("sha", sha);
+        }
+        NodeKind::Image => put("digest", key),
+        NodeKind::System => put("name", key),
+        NodeKind::Pipeline | NodeKind::PipelineRun | NodeKind::TaskRun => {
+            let (ns, name) = key.split_once('/').unwrap_or(("", key));
+            put("namespace", ns);
+            put("name", name);
+        }
+        NodeKind::Scan => {
+            let mut parts = key.splitn(3, '/');
+            put("namespace", parts.next().unwrap_or(""));
+            put("pipelineRun", parts.next().unwrap_or(""));
+            put("digest", parts.next().unwrap_or(""));
+        }
+        NodeKind::Trigger => {
+            let mut parts = key.splitn(3, '/');
+            put("namespace", parts.next().unwrap_or(""));
+            put("eventListener", parts.next().unwrap_or(""));
+            put("trigger", parts.next().unwrap_or(""));
+        }
+    }
+    (kind.as_str(), Value::Object(props))
+}
+
+fn edge_kind(name: &str) -> Option<EdgeKind> {
+    use EdgeKind::*;
+    [RunOf, PartOf, BuiltFrom, InRepository, Produced, Reported, Scanned, RerunOf, TriggeredBy, BelongsTo]
+        .into_iter()
+        .find(|k| k.as_str() == name)
+}
+
+fn corrupt(key: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt { key: key.to_string(), reason: e.to_string() }
+}
+
+#[async_trait]
+impl GraphStore for Neo4jStore {
+    async fn apply(&self, facts: &[RunFact]) -> Result<ApplyStats> {
+        let mut best: BTreeMap<RunKey, &RunFact> = BTreeMap::new();
+        for fact in facts {
+            let keep_old = best.get(&fact.key()).is_some_and(|old| old.compare_observations(fact).is_ge());
+            if !keep_old {
+                best.insert(fact.key(), fact);
+            }
+        }
+        // Sorted ids: writers lock run nodes in one global order, which keeps deadlocks rare.
+        let best: Vec<&RunFact> = best.into_values().collect();
+        let applied = self.retrying(|| self.apply_once(&best)).await?;
+        Ok(ApplyStats { applied, ignored: facts.len() - applied })
+    }
+
+    async fn facts(&self, keys: &[RunKey]) -> Result<Vec<Option<RunFact>>> {
+        let ids: Vec<String> = keys.iter().map(|k| NodeId::run(k).0).collect();
+        let mut found: HashMap<String, RunFact> = HashMap::new();
+        for row in self.rows(READ_FACTS, json!({ "ids": ids })).await? {
+            let id: String = row.get("id").map_err(|e| corrupt("facts", e))?;
+            let json: String = row.get("fact").map_err(|e| corrupt(&id, e))?;
+            let fact = serde_json::from_str(&json).map_err(|e| corrupt(&id, e))?;
+            found.insert(id, fact);
+        }
+        Ok(ids.iter().map(|id| found.get(id).cloned()).collect())
+    }
+
+    async fn edges(&self, nodes: &[NodeId], kinds: Option<&[EdgeKind]>) -> Result<Vec<Edge>> {
+        let ids: Vec<&str> = nodes.iter().map(|n| n.0.as_str()).collect();
+        let kinds: Option<Vec<&str>> = kinds.map(|ks| ks.iter().map(|k| k.as_str()).collect());
+        let mut out = BTreeSet::new();
+        for row in self.rows(READ_EDGES, json!({ "ids": ids, "kinds": kinds })).await? {
+            let kind: String = row.get("kind").map_err(|e| corrupt("edges", e))?;
+            let Some(kind) = edge_kind(&kind) else { continue };
+            let from: String = row.get("from").map_err(|e| corrupt("edges", e))?;
+            let to: String = row.get("to").map_err(|e| corrupt("edges", e))?;
+            out.insert(Edge { from: NodeId(from), kind, to: NodeId(to) });
+        }
+        Ok(out.into_iter().collect())
+    }
+
+    async fn pipeline_runs(&self, filter: &RunFilter, after: Option<&RunPosition>, first: usize) -> Result<RunPage> {
+        let statement = match (&filter.namespace, &filter.pipeline) {
+            (Some(_), Some(_)) => READ_PIPELINE_RUNS_OF_PIPELINE,
+            _ => READ_PIPELINE_RUNS,
+        };
+        let params = json!({
+            "namespace": filter.namespace,
+            "pipeline": filter.pipeline,
+            "status": filter.outcome.map(|o| o.as_str()),
+            "repository": filter.repository,
+            "since": filter.since.map(|t| t.timestamp_millis()),
+            "until": filter.until.map(|t| t.timestamp_millis()),
+            "after": after.map(|a| json!({ "sortMillis": a.sort_millis, "namespace": a.namespace, "name": a.name })),
+            "limit": first + 1,
+        });
+        let mut runs = Vec::new();
+        for row in self.rows(statement, params).await? {
+            let position = RunPosition {
+                sort_millis: row.get("sortMillis").map_err(|e| corrupt("pipeline_runs", e))?,
+                namespace: row.get("namespace").map_err(|e| corrupt("pipeline_runs", e))?,
+                name: row.get("name").map_err(|e| corrupt("pipeline_runs", e))?,
+            };
+            let key = RunKey {
+                kind: RunKind::PipelineRun,
+                namespace: position.namespace.clone(),
+                name: position.name.clone(),
+            };
+            runs.push((position, key));
+        }
+        let has_next = runs.len() > first;
+        runs.truncate(first);
+        Ok(RunPage { runs, has_next })
+    }
+
+    async fn existing(&self, nodes: &[NodeId]) -> Result<BTreeSet<NodeId>> {
+        let ids: Vec<&str> = nodes.iter().map(|n| n.0.as_str()).collect();
+        let mut out = BTreeSet::new();
+        for row in self.rows(READ_EXISTING, json!({ "ids": ids })).await? {
+            out.insert(NodeId(row.get("id").map_err(|e| corrupt("existing", e))?));
+        }
+        Ok(out)
+    }
+
+    async fn counts(&self) -> Result<StoreCounts> {
+        let rows = self.rows(READ_COUNTS, json!({})).await?;
+        let row = rows.first().ok_or_else(|| corrupt("counts", "no row"))?;
+        let get = |k: &str| row.get::<i64>(k).map(|v| v as usize).map_err(|e| corrupt("counts", e));
+        Ok(StoreCounts {
+            pipeline_runs: get("pipelineRuns")?,
+            task_runs: get("taskRuns")?,
+            nodes: get("nodes")?,
+            edges: get("edges")?,
+        })
+    }
+}
