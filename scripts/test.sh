@@ -1,6 +1,15 @@
 #!/usr/bin/env bash
-# The project's test command (the README's second command). Runs every test of the workspace, including the
-# conformance suite against every store engine, and a smoke run of the benchmarks so they cannot rot.
+# The project's test command (the README's second command). Starts real Kafka and Neo4j (scripts/services.sh:
+# fetched from Maven Central on first use, cached outside the clone), runs every test of the workspace against
+# them — the conformance suite runs against the embedded store and Neo4j — and stops them again.
+# Tests that need an engine fail (never skip) when it is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo test --workspace --locked
+
+keep="${KEEP_SERVICES:-0}"   # KEEP_SERVICES=1 leaves the engines running afterwards
+cleanup() { [ "$keep" = 1 ] || scripts/services.sh down >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+
+scripts/services.sh up
+eval "$(scripts/services.sh env)"
+cargo test --workspace --locked "$@"

@@ -104,6 +104,17 @@ impl Neo4jStore {
         &self.graph
     }
 
+    /// Runs a user's statement in a READ transaction: Neo4j itself refuses writes. Rows come back as JSON objects.
+    pub async fn read_only(&self, statement: &str, params: Map<String, Value>) -> Result<Vec<Value>> {
+        let query = with_params(statement, Value::Object(params))?;
+        let mut stream = self.graph.execute_read(query).await.map_err(engine)?;
+        let mut rows = Vec::new();
+        while let Some(row) = stream.next().await.map_err(engine)? {
+            rows.push(row.to::<Value>().map_err(|e| StoreError::Engine(format!("cannot convert a row: {e}")))?);
+        }
+        Ok(rows)
+    }
+
     async fn retrying<T, F, Fut>(&self, mut attempt: F) -> Result<T>
     where
         F: FnMut() -> Fut,
