@@ -20,7 +20,6 @@ use crate::model::{Edge, EdgeKind, NodeId, NodeKind, ProjectionConfig, project};
 /// Constraints and indexes, applied at start-up.
 pub const SCHEMA: &str = include_str!("../../../cypher/schema/001_constraints.cypher");
 const LOCK_RUNS: &str = include_str!("../../../cypher/write/lock_runs.cypher");
-const READ_OBSERVATIONS: &str = include_str!("../../../cypher/write/read_observations.cypher");
 const UPSERT_RUNS: &str = include_str!("../../../cypher/write/upsert_runs.cypher");
 const ADD_EDGES: &str = include_str!("../../../cypher/write/add_edges.cypher");
 const REMOVE_EDGES: &str = include_str!("../../../cypher/write/remove_edges.cypher");
@@ -151,16 +150,21 @@ impl Neo4jStore {
     async fn apply_once(&self, best: &[&RunFact]) -> std::result::Result<usize, neo4rs::Error> {
         let mut txn = self.graph.start_txn().await?;
         let ids: Vec<String> = best.iter().map(|f| NodeId::run(&f.key()).0).collect();
-        txn.run(param_query(LOCK_RUNS, json!({ "ids": ids }))?).await?;
-        let stored = read_observations(&mut txn, &ids).await?;
+        let stored = lock_and_read(&mut txn, &ids).await?;
         let plan = WritePlan::build(best, &stored, &self.config);
-        if !plan.runs.is_empty() {
+        if !plan.removed.is_empty() {
             txn.run(param_query(REMOVE_EDGES, json!({ "rows": plan.removed }))?).await?;
+        }
+        if !plan.runs.is_empty() {
             txn.run(param_query(UPSERT_RUNS, json!({ "rows": plan.runs }))?).await?;
+        }
+        if !plan.added.is_empty() {
             txn.run(param_query(ADD_EDGES, json!({ "rows": plan.added }))?).await?;
         }
-        let touched: Vec<String> = ids.iter().cloned().chain(plan.touched).collect();
-        txn.run(param_query(DELETE_ORPHANS, json!({ "ids": touched }))?).await?;
+        if !plan.touched.is_empty() {
+            let touched: Vec<&String> = plan.touched.iter().collect();
+            txn.run(param_query(DELETE_ORPHANS, json!({ "ids": touched }))?).await?;
+        }
         txn.commit().await?;
         Ok(plan.runs.len())
     }
@@ -187,15 +191,18 @@ fn with_params(statement: &str, params: Value) -> Result<Query> {
     param_query(statement, params).map_err(engine)
 }
 
-async fn read_observations(
+/// Locks the batch's run nodes and returns the stored (observation key, fact JSON) of those that have one.
+async fn lock_and_read(
     txn: &mut Txn,
     ids: &[String],
 ) -> std::result::Result<HashMap<String, (String, String)>, neo4rs::Error> {
-    let mut stream = txn.execute(param_query(READ_OBSERVATIONS, json!({ "ids": ids }))?).await?;
+    let mut stream = txn.execute(param_query(LOCK_RUNS, json!({ "ids": ids }))?).await?;
     let mut out = HashMap::new();
     while let Some(row) = stream.next(txn.handle()).await? {
-        let id: String = row.get("id")?;
-        out.insert(id, (row.get::<String>("observation")?, row.get::<String>("fact")?));
+        let (Ok(observation), Ok(fact)) = (row.get::<String>("observation"), row.get::<String>("fact")) else {
+            continue;
+        };
+        out.insert(row.get::<String>("id")?, (observation, fact));
     }
     Ok(out)
 }
