@@ -6,6 +6,7 @@
 //!
 //! ```text
 //! POST /events ─▶ ingest (decode + validate whole request) ─▶ GraphStore::apply ─▶ store
+//! Kafka topic ─▶ source::kafka ─▶ ingest (bad → dead-letter) ─▶ GraphStore::apply ─┤ (then commit offsets)
 //!                                                                                  │
 //! GET|POST /graphql ─▶ api (async-graphql) ─▶ view (shared derivations) ─▶ GraphStore reads
 //! ```
@@ -14,11 +15,13 @@
 //! * [`store`] is the one contract every engine implements; [`store::embedded`] is the default engine.
 //! * [`view`] derives everything the API shows from the store's reads, so engines cannot disagree.
 //! * [`api`] is the GraphQL schema, [`server`] the HTTP routes, [`demo`] the bundled sample data.
+//! * [`source`] holds the non-HTTP inputs ([`source::kafka`]), which run next to the server.
 
 pub mod api;
 pub mod demo;
 pub mod ingest;
 pub mod model;
 pub mod server;
+pub mod source;
 pub mod store;
 pub mod view;

@@ -15,7 +15,12 @@ fn compose() -> Value {
 }
 
 fn command(service: &Value) -> Vec<String> {
-    service["command"].as_sequence().expect("command as a list").iter().map(|v| v.as_str().unwrap().to_string()).collect()
+    service["command"]
+        .as_sequence()
+        .expect("command as a list")
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect()
 }
 
 fn arg<'a>(cmd: &'a [String], name: &str) -> &'a str {

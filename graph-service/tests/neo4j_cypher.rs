@@ -4,7 +4,6 @@
 mod support;
 
 use graph_service::model::ProjectionConfig;
-use graph_service::store::GraphStore;
 use graph_service::store::neo4j::Neo4jStore;
 use serde_json::{Map, Value, json};
 
@@ -28,7 +27,10 @@ fn explore(name: &str) -> String {
 async fn read_only_cypher_answers_reads_and_neo4j_refuses_writes() {
     let (_engine, reader) = seeded().await;
     let rows = reader
-        .read_only("MATCH (r:PipelineRun {status: $status}) RETURN r.name AS name ORDER BY name", params(json!({"status": "Failed"})))
+        .read_only(
+            "MATCH (r:PipelineRun {status: $status}) RETURN r.name AS name ORDER BY name",
+            params(json!({"status": "Failed"})),
+        )
         .await
         .expect("read");
     assert_eq!(rows, vec![json!({"name": "idec-image-builds-run-5ca46"})]);
@@ -78,29 +80,40 @@ async fn failing_tasks_since_a_date() {
     assert_eq!(rows[0]["task"], "build-push");
     assert_eq!(rows[0]["failures"], 1);
     // "This week" (no $since) finds nothing in 2024 data.
-    let recent = reader.read_only(&explore("failing_tasks_this_week.cypher"), params(json!({"since": null}))).await.unwrap();
+    let recent =
+        reader.read_only(&explore("failing_tasks_this_week.cypher"), params(json!({"since": null}))).await.unwrap();
     assert_eq!(recent, Vec::<Value>::new());
 }
 
 #[tokio::test]
 async fn critical_images_and_the_systems_that_ship_them() {
     let (_engine, reader) = seeded().await;
-    let rows = reader.read_only(&explore("critical_images_and_systems.cypher"), params(json!({"minCritical": 1}))).await.unwrap();
+    let rows = reader
+        .read_only(&explore("critical_images_and_systems.cypher"), params(json!({"minCritical": 1})))
+        .await
+        .unwrap();
     assert!(!rows.is_empty());
     for row in &rows {
         assert!(row["critical"].as_i64().unwrap() >= 1);
         assert_eq!(row["systems"], json!(["github.com/joostvdg/ingress-dns-export-controller"]), "{row}");
     }
-    let first = rows.iter().find(|r| r["image"] == "sha256:b29e0ef986b98535b9cbad3ef3399b2f5dbcfca775f304586e3d5c53f0e6e0e9").expect("first image has 2 critical");
+    let first = rows
+        .iter()
+        .find(|r| r["image"] == "sha256:b29e0ef986b98535b9cbad3ef3399b2f5dbcfca775f304586e3d5c53f0e6e0e9")
+        .expect("first image has 2 critical");
     assert_eq!(first["builtBy"], json!(["idec-image-builds-run-fb422"]));
-    let none = reader.read_only(&explore("critical_images_and_systems.cypher"), params(json!({"minCritical": 1000}))).await.unwrap();
+    let none = reader
+        .read_only(&explore("critical_images_and_systems.cypher"), params(json!({"minCritical": 1000})))
+        .await
+        .unwrap();
     assert!(none.is_empty());
 }
 
 #[tokio::test]
 async fn duration_regressions_compare_with_the_previous_run() {
     let (_engine, reader) = seeded().await;
-    let rows = reader.read_only(&explore("duration_regressions.cypher"), params(json!({"factor": 1.05}))).await.unwrap();
+    let rows =
+        reader.read_only(&explore("duration_regressions.cypher"), params(json!({"factor": 1.05}))).await.unwrap();
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(rows[0]["previousRun"], "idec-image-builds-run-5ca46-r-9f9f7");
     assert_eq!(rows[0]["run"], "idec-image-builds-run-4cd23");

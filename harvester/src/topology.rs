@@ -77,6 +77,7 @@ fn deliver(result: Result<usize, SinkError>, reporter: &mut Reporter) -> Result<
         Err(e) if e.is_fatal() => Err(e),
         Err(e) => {
             tracing::debug!(lost = e.lost_events(), "batch failed");
+            reporter.facts_sent(e.delivered_events());
             reporter.error(format!("sink: {e}"));
             Ok(())
         }

@@ -63,7 +63,11 @@ async fn replayed_fixtures_answer_lineage_and_diff_and_survive_a_restart() {
     let folder = testdata();
     let output = tokio::task::spawn_blocking(move || {
         Command::new(env!("CARGO_BIN_EXE_harvester"))
-            .args(["replay", folder.join("seed-conventions").to_str().unwrap(), folder.join("tekton").to_str().unwrap()])
+            .args([
+                "replay",
+                folder.join("seed-conventions").to_str().unwrap(),
+                folder.join("tekton").to_str().unwrap(),
+            ])
             .args(["--sink", &sink, "--batch-size", "7"])
             .output()
             .expect("run harvester")

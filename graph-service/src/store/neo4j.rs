@@ -256,6 +256,14 @@ impl WritePlan {
     }
 }
 
+/// The run rows and edge rows this store writes for facts of runs it has never seen (for the raw-baseline
+/// benchmark, which writes exactly these rows with plain `UNWIND … MERGE`).
+pub fn rows_for_new_runs(facts: &[RunFact], config: &ProjectionConfig) -> (Vec<Value>, Vec<Value>) {
+    let refs: Vec<&RunFact> = facts.iter().collect();
+    let plan = WritePlan::build(&refs, &HashMap::new(), config);
+    (plan.runs, plan.added)
+}
+
 fn run_row(id: &NodeId, fact: &RunFact, observation: String) -> Value {
     let source = fact.supply_chain.source.as_ref();
     let time = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| t.to_rfc3339());

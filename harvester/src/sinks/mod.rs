@@ -1,7 +1,8 @@
 //! Sinks deliver fact CloudEvents. A closed enum rather than trait objects: there are few sinks, and a `match`
-//! keeps each one's code plain. A Kafka sink would be one more module, variant and [`SinkTarget`] scheme.
+//! keeps each one's code plain.
 
 pub mod http;
+pub mod kafka;
 pub mod stdout;
 
 use std::time::Duration;
@@ -16,12 +17,17 @@ pub enum SinkTarget {
     Stdout,
     /// `http(s)://…`: batches POSTed as `application/cloudevents-batch+json`.
     Http(url::Url),
+    /// `kafka://HOST:PORT[,HOST:PORT…]/TOPIC`: one structured CloudEvent per message, keyed by PipelineRun.
+    Kafka { brokers: String, topic: String },
 }
 
 impl SinkTarget {
     pub fn parse(value: &str) -> Result<Self, SinkError> {
         if value == "-" {
             return Ok(SinkTarget::Stdout);
+        }
+        if let Some(rest) = value.strip_prefix("kafka://") {
+            return parse_kafka(rest).ok_or_else(|| SinkError::Unsupported(value.to_string()));
         }
         match url::Url::parse(value) {
             Ok(url) if matches!(url.scheme(), "http" | "https") => Ok(SinkTarget::Http(url)),
@@ -30,9 +36,23 @@ impl SinkTarget {
     }
 }
 
+/// `HOST:PORT[,HOST:PORT…]/TOPIC` (after `kafka://`); a topic name is at most 249 of `[A-Za-z0-9._-]`.
+fn parse_kafka(rest: &str) -> Option<SinkTarget> {
+    let (brokers, topic) = rest.split_once('/')?;
+    let broker_ok = |b: &str| {
+        b.rsplit_once(':').is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0))
+    };
+    let topic_ok = !topic.is_empty()
+        && topic.len() <= 249
+        && topic.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    (brokers.split(',').all(broker_ok) && topic_ok)
+        .then(|| SinkTarget::Kafka { brokers: brokers.to_string(), topic: topic.to_string() })
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct SinkConfig {
-    /// Where to send facts: `-` for stdout (one CloudEvent per line) or an http(s) URL accepting CloudEvent batches.
+    /// Where to send facts: `-` for stdout (one CloudEvent per line), an http(s) URL accepting CloudEvent batches,
+    /// or `kafka://HOST:PORT[,HOST:PORT…]/TOPIC` (one structured CloudEvent per message, keyed by PipelineRun).
     #[arg(long = "sink", env = "HARVESTER_SINK", default_value = "-", value_parser = SinkTarget::parse)]
     pub target: SinkTarget,
     /// Bearer token for the HTTP sink.
@@ -44,15 +64,19 @@ pub struct SinkConfig {
     /// Retries of a batch after a connection error or a 5xx/429 response.
     #[arg(long, env = "HARVESTER_SINK_RETRIES", default_value_t = 3)]
     pub sink_retries: u32,
-    /// Timeout of one HTTP request, in seconds.
+    /// Timeout of one HTTP request, or of one Kafka message's delivery (with librdkafka's retries), in seconds.
     #[arg(long, env = "HARVESTER_SINK_TIMEOUT", default_value_t = 30)]
     pub sink_timeout_secs: u64,
+    /// A librdkafka setting for the Kafka sink, e.g. `security.protocol=SASL_SSL`, `sasl.username=…` (repeatable;
+    /// values are never printed).
+    #[arg(long = "kafka-option", value_name = "KEY=VALUE", value_parser = kafka::KafkaOption::parse)]
+    pub kafka_options: Vec<kafka::KafkaOption>,
 }
 
 /// Why events were not delivered.
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
-    #[error("unsupported sink `{0}`: expected `-` (stdout) or an http(s) URL")]
+    #[error("unsupported sink `{0}`: expected `-` (stdout), an http(s) URL or kafka://HOST:PORT[,HOST:PORT…]/TOPIC")]
     Unsupported(String),
     // The inner errors are part of the message and deliberately not `#[source]`s, so that anyhow's `{:#}` in
     // main does not print them twice.
@@ -66,6 +90,8 @@ pub enum SinkError {
     Rejected { events: usize, status: reqwest::StatusCode, body: String },
     #[error("batch of {events} events not delivered: {reason}")]
     Transport { events: usize, reason: String },
+    #[error("{events} events lost: Kafka delivery failed: {reason}")]
+    Lost { events: usize, delivered: usize, reason: String },
 }
 
 impl SinkError {
@@ -77,7 +103,17 @@ impl SinkError {
     /// Events lost by this error, when it is about a batch.
     pub fn lost_events(&self) -> usize {
         match self {
-            SinkError::Rejected { events, .. } | SinkError::Transport { events, .. } => *events,
+            SinkError::Rejected { events, .. }
+            | SinkError::Transport { events, .. }
+            | SinkError::Lost { events, .. } => *events,
+            _ => 0,
+        }
+    }
+
+    /// Events confirmed delivered by the same call that reports this error.
+    pub fn delivered_events(&self) -> usize {
+        match self {
+            SinkError::Lost { delivered, .. } => *delivered,
             _ => 0,
         }
     }
@@ -86,6 +122,7 @@ impl SinkError {
 pub enum Sink {
     Stdout(stdout::StdoutSink),
     Http(http::HttpSink),
+    Kafka(kafka::KafkaSink),
 }
 
 impl Sink {
@@ -99,6 +136,12 @@ impl Sink {
                 retries: config.sink_retries,
                 timeout: Duration::from_secs(config.sink_timeout_secs),
             })?),
+            SinkTarget::Kafka { brokers, topic } => Sink::Kafka(kafka::KafkaSink::new(kafka::KafkaSinkOptions {
+                brokers: brokers.clone(),
+                topic: topic.clone(),
+                delivery_timeout: Duration::from_secs(config.sink_timeout_secs),
+                options: config.kafka_options.clone(),
+            })?),
         })
     }
 
@@ -107,6 +150,7 @@ impl Sink {
         match self {
             Sink::Stdout(sink) => sink.push(&event),
             Sink::Http(sink) => sink.push(event).await,
+            Sink::Kafka(sink) => sink.push(event).await,
         }
     }
 
@@ -115,6 +159,7 @@ impl Sink {
         match self {
             Sink::Stdout(sink) => sink.flush(),
             Sink::Http(sink) => sink.flush().await,
+            Sink::Kafka(sink) => sink.flush().await,
         }
     }
 }
@@ -128,10 +173,31 @@ mod tests {
         assert_eq!(SinkTarget::parse("-").ok(), Some(SinkTarget::Stdout));
         assert!(matches!(SinkTarget::parse("http://localhost:8080/events"), Ok(SinkTarget::Http(_))));
         assert!(matches!(SinkTarget::parse("https://graph.example/events"), Ok(SinkTarget::Http(_))));
-        let err = SinkTarget::parse("kafka://broker:9092/facts").unwrap_err();
+        assert_eq!(
+            SinkTarget::parse("kafka://broker:9092/facts").ok(),
+            Some(SinkTarget::Kafka { brokers: "broker:9092".into(), topic: "facts".into() })
+        );
+        assert_eq!(
+            SinkTarget::parse("kafka://10.0.0.1:9092,b2.example:19092/tekton.facts_v1-x").ok(),
+            Some(SinkTarget::Kafka {
+                brokers: "10.0.0.1:9092,b2.example:19092".into(),
+                topic: "tekton.facts_v1-x".into()
+            })
+        );
+        for bad in [
+            "kafka://broker:9092",
+            "kafka://broker/facts",
+            "kafka://broker:9092/",
+            "kafka://:9092/t",
+            "kafka://b:1/a/b",
+        ] {
+            assert!(SinkTarget::parse(bad).is_err(), "{bad}");
+        }
+        let err = SinkTarget::parse("ftp://example/facts").unwrap_err();
         assert_eq!(
             err.to_string(),
-            "unsupported sink `kafka://broker:9092/facts`: expected `-` (stdout) or an http(s) URL"
+            "unsupported sink `ftp://example/facts`: expected `-` (stdout), an http(s) URL or \
+             kafka://HOST:PORT[,HOST:PORT…]/TOPIC"
         );
     }
 }

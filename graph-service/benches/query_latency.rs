@@ -1,0 +1,412 @@
+//! Query latency percentiles on a large generated graph.
+//!
+//! ```sh
+//! cargo bench -p graph-service --bench query_latency                          # 100k builds ≈ 1.2M facts
+//! BENCH_PIPELINE_RUNS=2000 BENCH_QUERIES=200 cargo bench -p graph-service --bench query_latency   # smoke
+//! ```
+//!
+//! Builds the graph (generate → translate on one thread, apply in batches of `BENCH_BATCH` (500) on another), prints
+//! the build time, fact and node counts and the process RSS, then runs `BENCH_QUERIES` (2000) GraphQL queries per
+//! kind through `graph_service::api::build_schema(store).execute(…)` on random picks and prints p50/p99/mean/max:
+//!
+//! * `image(digest)`: lineage of a built image — builtBy, taskRun, commit, scans;
+//! * `diff(namespace, name)` of a build against its previous run — params, results, tasks, images, scans;
+//! * `lineage(ref, depth: 4)` around an image digest and around a build PipelineRun (`namespace/name`).
+//!
+//! Every answer is checked (no errors; the image has a builder, a TaskRun, a commit and scans; the diff has a head;
+//! the lineage has more than its root) and anomalies are counted and the first one printed.
+//!
+//! Environment: `BENCH_PIPELINE_RUNS` (build PipelineRuns, default 100000; scan runs come on top),
+//! `BENCH_QUERIES` (2000), `BENCH_SEED` (42), `BENCH_BATCH` (500), `BENCH_STORE` (`memory` or `durable`).
+//! Under `cargo test --benches` (no `--bench` argument) the defaults are 300 builds and 20 queries, and any
+//! anomalous answer fails the run: a smoke test for CI.
+
+use std::sync::Arc;
+use std::sync::mpsc::sync_channel;
+use std::time::{Duration, Instant};
+
+use async_graphql::{Request, Variables};
+use graph_service::api::build_schema;
+use graph_service::model::ProjectionConfig;
+use graph_service::store::GraphStore;
+use graph_service::store::embedded::EmbeddedStore;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{Value, json};
+use tekton_generate::{BUILD_PIPELINE_SUFFIX, GenerateConfig, generate};
+use tekton_graph_schema::{Outcome, RunFact, RunKind};
+
+const SAMPLE: usize = 4096;
+
+const IMAGE_QUERY: &str = r#"query($digest: String!) {
+  image(digest: $digest) {
+    digest repository tags urls
+    builtBy { namespace name status startTime durationSeconds }
+    taskRun { name pipelineTask steps { name digest exitCode } }
+    commit { sha author message timestamp repository { key url } }
+    scans { id imageDigest critical high vulnerabilities { total } unpatched { total } completionTime
+            pipelineRun { name } taskRun { name } }
+  }
+}"#;
+
+/// The image query without the fields resolved through the DataLoader (builtBy, taskRun, scans' runs): the
+/// difference to `IMAGE_QUERY` is the loader's batching delay (async-graphql's default is 1 ms per round).
+const IMAGE_QUERY_NO_LOADER: &str = r#"query($digest: String!) {
+  image(digest: $digest) {
+    digest repository tags urls
+    producedBy { kind namespace name status }
+    commit { sha author message timestamp repository { key url } }
+    scans { id imageDigest critical high vulnerabilities { total } unpatched { total } completionTime }
+  }
+}"#;
+
+const DIFF_QUERY: &str = r#"query($namespace: String!, $name: String!) {
+  diff(namespace: $namespace, name: $name) {
+    base { name status } head { name status }
+    commitChanged commits { before { sha } after { sha } }
+    params { key before after }
+    results { key before after }
+    tasks { pipelineTask change statusBefore statusAfter durationDeltaSeconds }
+    images { added removed unchanged }
+    scans { before { total } after { total } delta { critical high total } }
+    durationDeltaSeconds statusChanged
+  }
+}"#;
+
+const LINEAGE_QUERY: &str = r#"query($ref: String!) {
+  lineage(ref: $ref, depth: 4) { root nodes { id kind label } edges { from to kind } }
+}"#;
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// `VmRSS` and `VmHWM` of this process, in MiB.
+fn rss_mib() -> (f64, f64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |key: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|rest| rest.split_whitespace().next()?.parse::<f64>().ok())
+            .map_or(f64::NAN, |kib| kib / 1024.0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// Reservoir sample of at most `SAMPLE` items.
+struct Reservoir<T> {
+    items: Vec<T>,
+    seen: usize,
+}
+
+impl<T> Reservoir<T> {
+    fn new() -> Self {
+        Reservoir { items: Vec::with_capacity(SAMPLE), seen: 0 }
+    }
+
+    fn offer(&mut self, rng: &mut StdRng, item: T) {
+        self.seen += 1;
+        if self.items.len() < SAMPLE {
+            self.items.push(item);
+        } else {
+            let slot = rng.random_range(0..self.seen);
+            if slot < SAMPLE {
+                self.items[slot] = item;
+            }
+        }
+    }
+}
+
+struct Picks {
+    /// Digests of images built by succeeded builds.
+    images: Reservoir<String>,
+    /// (namespace, name) of build PipelineRuns.
+    builds: Reservoir<(String, String)>,
+}
+
+struct Built {
+    store: Arc<EmbeddedStore>,
+    facts: usize,
+    objects: usize,
+    generate_translate: Duration,
+    /// Time the consumer spent in `apply`.
+    apply: Duration,
+    total: Duration,
+    picks: Picks,
+    _dir: Option<tempfile::TempDir>,
+}
+
+fn build_graph(config: &GenerateConfig, batch: usize, durable: bool) -> Built {
+    let dir = durable.then(|| tempfile::tempdir().expect("tempdir"));
+    let store = match &dir {
+        Some(dir) => EmbeddedStore::open(dir.path(), ProjectionConfig::default()).expect("open store"),
+        None => EmbeddedStore::in_memory(ProjectionConfig::default()),
+    };
+    let store = Arc::new(store);
+    let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    let start = Instant::now();
+    let (tx, rx) = sync_channel::<Vec<RunFact>>(8);
+    let producer_config = config.clone();
+    let producer = std::thread::spawn(move || {
+        let started = Instant::now();
+        let mut objects = 0usize;
+        let mut pending = Vec::with_capacity(batch);
+        for object in generate(&producer_config) {
+            objects += 1;
+            pending.extend(tekton_translate::translate_value(&object).expect("generated objects translate"));
+            if pending.len() >= batch && tx.send(std::mem::replace(&mut pending, Vec::with_capacity(batch))).is_err() {
+                break;
+            }
+        }
+        if !pending.is_empty() {
+            let _ = tx.send(pending);
+        }
+        (objects, started.elapsed())
+    });
+    let mut rng = StdRng::seed_from_u64(config.seed ^ 0x5eed);
+    let mut picks = Picks { images: Reservoir::new(), builds: Reservoir::new() };
+    let mut facts = 0usize;
+    let mut apply = Duration::ZERO;
+    for batch in rx {
+        facts += batch.len();
+        for fact in &batch {
+            let is_build = fact.kind == RunKind::PipelineRun
+                && fact.pipeline.as_deref().is_some_and(|p| p.ends_with(BUILD_PIPELINE_SUFFIX));
+            if !is_build {
+                continue;
+            }
+            picks.builds.offer(&mut rng, (fact.namespace.clone(), fact.name.clone()));
+            if fact.status.outcome == Outcome::Succeeded
+                && let Some(image) = fact.supply_chain.images.first()
+            {
+                picks.images.offer(&mut rng, image.digest.clone());
+            }
+        }
+        let applying = Instant::now();
+        rt.block_on(store.apply(&batch)).expect("apply");
+        apply += applying.elapsed();
+    }
+    let (objects, generate_translate) = producer.join().expect("producer thread");
+    Built { store, facts, objects, generate_translate, apply, total: start.elapsed(), picks, _dir: dir }
+}
+
+/// Checks an answer; returns why it looks wrong.
+type Check = fn(&Value) -> Option<String>;
+
+fn check_image(data: &Value) -> Option<String> {
+    let image = &data["image"];
+    if image.is_null() {
+        return Some("image is null".into());
+    }
+    let missing: Vec<&str> =
+        [("builtBy", &image["builtBy"]), ("taskRun", &image["taskRun"]), ("commit", &image["commit"])]
+            .into_iter()
+            .filter(|(_, v)| v.is_null())
+            .map(|(k, _)| k)
+            .collect();
+    if !missing.is_empty() {
+        return Some(format!("missing {missing:?}"));
+    }
+    if image["scans"].as_array().is_none_or(Vec::is_empty) {
+        return Some("no scans".into());
+    }
+    None
+}
+
+fn check_image_no_loader(data: &Value) -> Option<String> {
+    let image = &data["image"];
+    if image.is_null() || image["commit"].is_null() || image["producedBy"].as_array().is_none_or(Vec::is_empty) {
+        return Some("image, commit or producedBy missing".into());
+    }
+    image["scans"].as_array().is_none_or(Vec::is_empty).then(|| "no scans".into())
+}
+
+fn check_diff(data: &Value) -> Option<String> {
+    let diff = &data["diff"];
+    if diff.is_null() || diff["head"].is_null() {
+        return Some("diff or head is null".into());
+    }
+    if diff["tasks"].as_array().is_none_or(Vec::is_empty) {
+        return Some("no tasks".into());
+    }
+    None
+}
+
+fn check_lineage(data: &Value) -> Option<String> {
+    let nodes = data["lineage"]["nodes"].as_array().map_or(0, Vec::len);
+    (nodes <= 1).then(|| format!("{nodes} nodes"))
+}
+
+struct Row {
+    name: &'static str,
+    times: Vec<Duration>,
+    anomalies: usize,
+    first_anomaly: Option<String>,
+    /// Average answer size in bytes of JSON.
+    answer_bytes: usize,
+}
+
+fn percentile(sorted: &[Duration], q: f64) -> Duration {
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--list") {
+        return;
+    }
+    // `cargo bench` passes `--bench`; without it (`cargo test --benches`) this is a small smoke test that fails on
+    // anomalies.
+    let smoke = !args.iter().any(|a| a == "--bench");
+    let config = GenerateConfig {
+        pipeline_runs: env_usize("BENCH_PIPELINE_RUNS", if smoke { 300 } else { 100_000 }),
+        seed: env_usize("BENCH_SEED", 42) as u64,
+        ..GenerateConfig::default()
+    };
+    let queries = env_usize("BENCH_QUERIES", if smoke { 20 } else { 2000 }).max(1);
+    let batch = env_usize("BENCH_BATCH", 500).max(1);
+    let durable = std::env::var("BENCH_STORE").is_ok_and(|s| s == "durable");
+
+    println!(
+        "building graph: {} build PipelineRuns, {} namespaces, {} repositories, seed {}, batch {batch}, store {}",
+        config.pipeline_runs,
+        config.namespaces,
+        config.repositories,
+        config.seed,
+        if durable { "durable (redb)" } else { "in-memory" }
+    );
+    let built = build_graph(&config, batch, durable);
+    let store = built.store.clone();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let counts = rt.block_on(store.counts()).expect("counts");
+    let (rss, hwm) = rss_mib();
+    println!(
+        "built in {:.1} s ({:.0} facts/s end to end): {} objects → {} facts; generate+translate thread {:.1} s, \
+         apply {:.1} s ({:.0} facts/s)",
+        built.total.as_secs_f64(),
+        built.facts as f64 / built.total.as_secs_f64(),
+        built.objects,
+        built.facts,
+        built.generate_translate.as_secs_f64(),
+        built.apply.as_secs_f64(),
+        built.facts as f64 / built.apply.as_secs_f64(),
+    );
+    println!(
+        "store: {} PipelineRuns, {} TaskRuns, {} nodes, {} edges; RSS {rss:.0} MiB (peak {hwm:.0} MiB)",
+        counts.pipeline_runs, counts.task_runs, counts.nodes, counts.edges
+    );
+
+    let schema = build_schema(store.clone() as Arc<dyn GraphStore>);
+    let mut rng = StdRng::seed_from_u64(config.seed ^ 0xbeef);
+    let images = &built.picks.images.items;
+    let builds = &built.picks.builds.items;
+    assert!(!images.is_empty() && !builds.is_empty(), "the generated graph has no builds");
+
+    type Pick<'a> = Box<dyn Fn(&mut StdRng) -> Value + 'a>;
+    let cases: Vec<(&'static str, &'static str, Pick<'_>, Check)> = vec![
+        (
+            "image(digest) lineage",
+            IMAGE_QUERY,
+            Box::new(|rng: &mut StdRng| json!({"digest": images[rng.random_range(0..images.len())]})),
+            check_image,
+        ),
+        (
+            "image(digest) no loader",
+            IMAGE_QUERY_NO_LOADER,
+            Box::new(|rng: &mut StdRng| json!({"digest": images[rng.random_range(0..images.len())]})),
+            check_image_no_loader,
+        ),
+        (
+            "diff(namespace, name)",
+            DIFF_QUERY,
+            Box::new(|rng: &mut StdRng| {
+                let (ns, name) = &builds[rng.random_range(0..builds.len())];
+                json!({"namespace": ns, "name": name})
+            }),
+            check_diff,
+        ),
+        (
+            "lineage(image, depth 4)",
+            LINEAGE_QUERY,
+            Box::new(|rng: &mut StdRng| json!({"ref": images[rng.random_range(0..images.len())]})),
+            check_lineage,
+        ),
+        (
+            "lineage(ns/run, depth 4)",
+            LINEAGE_QUERY,
+            Box::new(|rng: &mut StdRng| {
+                let (ns, name) = &builds[rng.random_range(0..builds.len())];
+                json!({"ref": format!("{ns}/{name}")})
+            }),
+            check_lineage,
+        ),
+    ];
+
+    let mut rows = Vec::new();
+    for (name, query, pick, check) in &cases {
+        let run = |rng: &mut StdRng| {
+            let variables = pick(rng);
+            let request = Request::new(*query).variables(Variables::from_json(variables.clone()));
+            let start = Instant::now();
+            let response = rt.block_on(schema.execute(request));
+            let elapsed = start.elapsed();
+            (elapsed, variables, response)
+        };
+        for _ in 0..queries.min(200) {
+            run(&mut rng);
+        }
+        let mut row =
+            Row { name, times: Vec::with_capacity(queries), anomalies: 0, first_anomaly: None, answer_bytes: 0 };
+        for _ in 0..queries {
+            let (elapsed, variables, response) = run(&mut rng);
+            row.times.push(elapsed);
+            let data = response.data.into_json().unwrap_or(Value::Null);
+            row.answer_bytes += data.to_string().len();
+            let problem = if response.errors.is_empty() {
+                check(&data)
+            } else {
+                Some(format!("errors: {:?}", response.errors.iter().map(|e| e.message.as_str()).collect::<Vec<_>>()))
+            };
+            if let Some(problem) = problem {
+                row.anomalies += 1;
+                row.first_anomaly.get_or_insert_with(|| format!("{variables}: {problem}"));
+            }
+        }
+        row.times.sort();
+        rows.push(row);
+    }
+
+    println!();
+    println!(
+        "{:<26} {:>6} {:>10} {:>10} {:>10} {:>10} {:>10} {:>9}",
+        "query", "n", "p50 ms", "p99 ms", "mean ms", "max ms", "avg bytes", "anomalies"
+    );
+    for row in &rows {
+        let n = row.times.len();
+        let mean = row.times.iter().sum::<Duration>() / n as u32;
+        println!(
+            "{:<26} {:>6} {:>10.3} {:>10.3} {:>10.3} {:>10.3} {:>10} {:>9}",
+            row.name,
+            n,
+            ms(percentile(&row.times, 0.50)),
+            ms(percentile(&row.times, 0.99)),
+            ms(mean),
+            ms(row.times[n - 1]),
+            row.answer_bytes / n,
+            row.anomalies
+        );
+    }
+    for row in rows.iter().filter(|r| r.anomalies > 0) {
+        println!("first anomaly of {}: {}", row.name, row.first_anomaly.as_deref().unwrap_or_default());
+    }
+    let (rss, hwm) = rss_mib();
+    println!("RSS after queries {rss:.0} MiB (peak {hwm:.0} MiB)");
+    let anomalies: usize = rows.iter().map(|r| r.anomalies).sum();
+    assert!(!smoke || anomalies == 0, "{anomalies} anomalous answers");
+}
