@@ -10,6 +10,7 @@ keep="${KEEP_SERVICES:-0}"   # KEEP_SERVICES=1 leaves the engines running afterw
 cleanup() { [ "$keep" = 1 ] || scripts/services.sh down >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 
+scripts/build-deps.sh
 scripts/services.sh up
 eval "$(scripts/services.sh env)"
 cargo test --workspace --locked "$@"

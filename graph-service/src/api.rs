@@ -20,7 +20,9 @@ pub type GraphSchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
 
 /// Builds the schema over a store.
 pub fn build_schema(store: Arc<dyn GraphStore>) -> GraphSchema {
-    let loader = DataLoader::new(FactLoader { store: store.clone() }, tokio::spawn);
+    // No batching delay: keys requested in the same poll still form one batch, and async-graphql's default 1 ms
+    // wait per level was most of a lineage query's latency on the embedded store (benches/query_latency.rs).
+    let loader = DataLoader::new(FactLoader { store: store.clone() }, tokio::spawn).delay(std::time::Duration::ZERO);
     Schema::build(QueryRoot, EmptyMutation, EmptySubscription).data(store).data(loader).finish()
 }
 

@@ -18,6 +18,7 @@
 //! * [`source`] holds the non-HTTP inputs ([`source::kafka`]), which run next to the server.
 
 pub mod api;
+pub mod cli;
 pub mod demo;
 pub mod ingest;
 pub mod model;

@@ -1,106 +1,19 @@
 //! The `graph-service` binary: serve the graph, run the demo, or print the GraphQL SDL.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand};
+use clap::Parser;
+use graph_service::cli::{Cli, Command};
 use graph_service::model::ProjectionConfig;
-use graph_service::source::kafka::{KafkaOption, KafkaSource, KafkaSourceConfig};
+use graph_service::source::kafka::{KafkaSource, KafkaSourceConfig};
 use graph_service::source::{Shutdown, SourceContext};
 use graph_service::store::GraphStore;
 use graph_service::store::embedded::EmbeddedStore;
+use graph_service::store::neo4j::Neo4jStore;
 use poem::Server;
 use poem::listener::TcpListener;
-
-#[derive(Parser)]
-#[command(version, about = "Tekton supply-chain graph: ingest facts, answer GraphQL")]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Serve POST /events, /graphql (GraphiQL) and /healthz over the embedded store; optionally consume a Kafka topic.
-    Serve(Box<ServeArgs>),
-    /// Serve with bundled sample data preloaded (in memory unless --data-dir is given).
-    Demo(DemoArgs),
-    /// Print the GraphQL SDL.
-    Schema,
-}
-
-#[derive(Args)]
-struct ServeArgs {
-    /// Where the embedded store keeps its data (created if missing).
-    #[arg(long, env = "GRAPH_SERVICE_DATA_DIR", default_value = "./data")]
-    data_dir: PathBuf,
-    #[command(flatten)]
-    common: CommonArgs,
-    #[command(flatten)]
-    source: SourceArgs,
-}
-
-#[derive(Args)]
-struct SourceArgs {
-    /// Also consume fact CloudEvents from Kafka: `kafka://HOST:PORT[,HOST:PORT…]/TOPIC?group=NAME&dlq=TOPIC`
-    /// (defaults: group `tekton-graph`, dead-letter topic `<TOPIC>.dlq`).
-    #[arg(long, env = "GRAPH_SERVICE_SOURCE", value_parser = parse_source)]
-    source: Option<KafkaSourceConfig>,
-    /// Most Kafka messages per batch (one store write, one offset commit).
-    #[arg(long, env = "GRAPH_SERVICE_KAFKA_BATCH_SIZE", default_value_t = KafkaSourceConfig::DEFAULT_BATCH_SIZE,
-          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
-    kafka_batch_size: usize,
-    /// How long a Kafka batch waits for more messages after its first one, in milliseconds.
-    #[arg(long, env = "GRAPH_SERVICE_KAFKA_BATCH_WAIT_MS", default_value_t = 200)]
-    kafka_batch_wait_ms: u64,
-    /// A librdkafka setting for the Kafka source, e.g. `security.protocol=SASL_SSL` (repeatable; values are never
-    /// printed).
-    #[arg(long = "kafka-option", value_name = "KEY=VALUE", value_parser = KafkaOption::parse, requires = "source")]
-    kafka_options: Vec<KafkaOption>,
-}
-
-fn parse_source(url: &str) -> Result<KafkaSourceConfig, String> {
-    KafkaSourceConfig::from_url(url).map_err(|e| e.to_string())
-}
-
-impl SourceArgs {
-    fn config(&self) -> Option<KafkaSourceConfig> {
-        self.source.clone().map(|mut config| {
-            config.batch_size = self.kafka_batch_size;
-            config.batch_wait = Duration::from_millis(self.kafka_batch_wait_ms);
-            config.options = self.kafka_options.clone();
-            config
-        })
-    }
-}
-
-#[derive(Args)]
-struct DemoArgs {
-    /// Keep the demo graph on disk here instead of in memory.
-    #[arg(long, env = "GRAPH_SERVICE_DATA_DIR")]
-    data_dir: Option<PathBuf>,
-    #[command(flatten)]
-    common: CommonArgs,
-}
-
-#[derive(Args)]
-struct CommonArgs {
-    /// Address to listen on.
-    #[arg(long, env = "GRAPH_SERVICE_LISTEN", default_value = "127.0.0.1:8080")]
-    listen: SocketAddr,
-    /// Label whose value names a run's System (default: the run's repository).
-    #[arg(long, env = "GRAPH_SERVICE_SYSTEM_LABEL")]
-    system_label: Option<String>,
-}
-
-impl CommonArgs {
-    fn projection(&self) -> ProjectionConfig {
-        ProjectionConfig { system_label: self.system_label.clone() }
-    }
-}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -110,9 +23,8 @@ async fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Serve(args) => {
-            let store = EmbeddedStore::open(&args.data_dir, args.common.projection())
-                .with_context(|| format!("opening store in {}", args.data_dir.display()))?;
-            serve(Arc::new(store), args.common.listen, args.source.config()).await
+            let store = args.open_store().await?;
+            serve(store, args.common.listen, args.source.config()).await
         }
         Command::Demo(args) => {
             let config = args.common.projection();
@@ -134,6 +46,17 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Schema => {
             print!("{}", graph_service::api::sdl());
+            Ok(())
+        }
+        Command::Cypher(args) => {
+            let statement = args.statement()?;
+            let store = Neo4jStore::connect(&args.neo4j.config(&args.uri)?, ProjectionConfig::default())
+                .await
+                .with_context(|| format!("connecting to Neo4j at {}", args.uri))?;
+            let rows = store.read_only(&statement, args.params.into_iter().collect()).await?;
+            for row in rows {
+                println!("{row}");
+            }
             Ok(())
         }
     }

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use clap::Parser;
 use serde_yaml_ng::Value;
 
 fn root() -> &'static Path {
@@ -59,6 +60,11 @@ fn compose_wires_harvester_kafka_graph_service_and_neo4j() {
     assert!(source.starts_with("kafka://kafka:9092/"), "{source}");
     let topic = |url: &str| url.split('/').nth(3).unwrap().split('?').next().unwrap().to_string();
     assert_eq!(topic(source), topic(sink), "harvester and graph-service must use one topic");
+    // The graph-service command is one the binary accepts, with the Neo4j store and the Kafka source.
+    let cli = graph_service::cli::Cli::try_parse_from(&gs).unwrap_or_else(|e| panic!("compose command {gs:?}: {e}"));
+    let graph_service::cli::Command::Serve(serve) = cli.command else { panic!("compose must run `serve`") };
+    assert_eq!(serve.store, graph_service::cli::StoreTarget::Neo4j("neo4j://neo4j:7687".into()));
+    assert!(serve.source.config().is_some(), "the Kafka source is configured");
     for service in ["graph-service", "harvester"] {
         assert_eq!(doc["services"][service]["build"], ".", "{service} builds from the Dockerfile");
     }

@@ -120,3 +120,29 @@ async fn duration_regressions_compare_with_the_previous_run() {
     assert_eq!(rows[0]["previousSeconds"], 231.0);
     assert_eq!(rows[0]["seconds"], 253.0);
 }
+
+#[tokio::test]
+async fn cypher_command_prints_rows_and_refuses_writes() {
+    let (_engine, _reader) = seeded().await;
+    let settings = support::neo4j_settings();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_graph-service"))
+            .arg("cypher")
+            .args(args)
+            .args(["--uri", &settings.uri])
+            .env("NEO4J_PASSWORD", &settings.password)
+            .output()
+            .expect("run graph-service cypher")
+    };
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../cypher/explore/duration_regressions.cypher");
+    let out = run(&["--file", file.to_str().unwrap(), "--param", "factor=1.05"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows: Vec<Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["run"], "idec-image-builds-run-4cd23");
+    let out = run(&["CREATE (n:Intruder) RETURN n"]);
+    assert!(!out.status.success(), "a write must fail");
+    let count = run(&["MATCH (n:Intruder) RETURN count(n) AS n"]);
+    assert_eq!(String::from_utf8_lossy(&count.stdout).trim(), r#"{"n":0}"#);
+}

@@ -1,0 +1,222 @@
+//! The command line of `graph-service`, in the library so that deployment files can be checked against it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use crate::model::ProjectionConfig;
+use crate::source::kafka::{KafkaOption, KafkaSourceConfig};
+use crate::store::GraphStore;
+use crate::store::embedded::EmbeddedStore;
+use crate::store::neo4j::{Neo4jConfig, Neo4jStore};
+
+#[derive(Parser)]
+#[command(version, about = "Tekton supply-chain graph: ingest facts, answer GraphQL")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Serve POST /events, /graphql (GraphiQL) and /healthz over the embedded store; optionally consume a Kafka topic.
+    Serve(Box<ServeArgs>),
+    /// Serve with bundled sample data preloaded (in memory unless --data-dir is given).
+    Demo(DemoArgs),
+    /// Print the GraphQL SDL.
+    Schema,
+    /// Run a Cypher statement against Neo4j in a READ transaction (Neo4j refuses writes); one JSON row per line.
+    Cypher(CypherArgs),
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Where the embedded store keeps its data (created if missing).
+    #[arg(long, env = "GRAPH_SERVICE_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// The store: `embedded` (default; kept under --data-dir) or `neo4j://HOST:PORT` / `bolt://HOST:PORT`.
+    #[arg(long, env = "GRAPH_SERVICE_STORE", default_value = "embedded", value_parser = StoreTarget::parse)]
+    pub store: StoreTarget,
+    #[command(flatten)]
+    pub neo4j: Neo4jArgs,
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub source: SourceArgs,
+}
+
+#[derive(Args)]
+pub struct SourceArgs {
+    /// Also consume fact CloudEvents from Kafka: `kafka://HOST:PORT[,HOST:PORT…]/TOPIC?group=NAME&dlq=TOPIC`
+    /// (defaults: group `tekton-graph`, dead-letter topic `<TOPIC>.dlq`).
+    #[arg(long, env = "GRAPH_SERVICE_SOURCE", value_parser = parse_source)]
+    pub source: Option<KafkaSourceConfig>,
+    /// Most Kafka messages per batch (one store write, one offset commit).
+    #[arg(long, env = "GRAPH_SERVICE_KAFKA_BATCH_SIZE", default_value_t = KafkaSourceConfig::DEFAULT_BATCH_SIZE,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub kafka_batch_size: usize,
+    /// How long a Kafka batch waits for more messages after its first one, in milliseconds.
+    #[arg(long, env = "GRAPH_SERVICE_KAFKA_BATCH_WAIT_MS", default_value_t = 200)]
+    pub kafka_batch_wait_ms: u64,
+    /// A librdkafka setting for the Kafka source, e.g. `security.protocol=SASL_SSL` (repeatable; values are never
+    /// printed).
+    #[arg(long = "kafka-option", value_name = "KEY=VALUE", value_parser = KafkaOption::parse, requires = "source")]
+    pub kafka_options: Vec<KafkaOption>,
+}
+
+fn parse_source(url: &str) -> Result<KafkaSourceConfig, String> {
+    KafkaSourceConfig::from_url(url).map_err(|e| e.to_string())
+}
+
+impl SourceArgs {
+    pub fn config(&self) -> Option<KafkaSourceConfig> {
+        self.source.clone().map(|mut config| {
+            config.batch_size = self.kafka_batch_size;
+            config.batch_wait = Duration::from_millis(self.kafka_batch_wait_ms);
+            config.options = self.kafka_options.clone();
+            config
+        })
+    }
+}
+
+/// Which engine holds the graph.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreTarget {
+    Embedded,
+    /// A Bolt URI (`neo4j://…` or `bolt://…`).
+    Neo4j(String),
+}
+
+impl StoreTarget {
+    pub fn parse(value: &str) -> Result<Self, String> {
+        match value {
+            "embedded" => Ok(StoreTarget::Embedded),
+            v if ["neo4j://", "bolt://", "neo4j+s://", "bolt+s://"].iter().any(|p| v.starts_with(p)) => {
+                Ok(StoreTarget::Neo4j(v.to_string()))
+            }
+            other => Err(format!("unsupported store `{other}`: expected `embedded` or `neo4j://HOST:PORT`")),
+        }
+    }
+}
+
+/// Neo4j credentials: from flags, the environment, or a file (never from the repository).
+#[derive(Args, Debug, Clone)]
+pub struct Neo4jArgs {
+    #[arg(long, env = "NEO4J_USER", default_value = "neo4j")]
+    pub neo4j_user: String,
+    /// Password (prefer the environment or --neo4j-password-file).
+    #[arg(long, env = "NEO4J_PASSWORD", hide_env_values = true)]
+    pub neo4j_password: Option<String>,
+    /// File holding the password (e.g. a mounted Kubernetes secret).
+    #[arg(long, env = "NEO4J_PASSWORD_FILE", conflicts_with = "neo4j_password")]
+    pub neo4j_password_file: Option<PathBuf>,
+    /// Database name (default: the server's default database).
+    #[arg(long, env = "NEO4J_DATABASE")]
+    pub neo4j_database: Option<String>,
+    /// Most Bolt connections in the pool.
+    #[arg(long, env = "NEO4J_MAX_CONNECTIONS", default_value_t = 8)]
+    pub neo4j_max_connections: usize,
+}
+
+impl Neo4jArgs {
+    pub fn config(&self, uri: &str) -> anyhow::Result<Neo4jConfig> {
+        let password = match (&self.neo4j_password, &self.neo4j_password_file) {
+            (Some(p), _) => p.clone(),
+            (None, Some(file)) => std::fs::read_to_string(file)
+                .with_context(|| format!("reading the Neo4j password from {}", file.display()))?
+                .trim_end_matches(['\n', '\r'])
+                .to_string(),
+            (None, None) => anyhow::bail!("Neo4j needs a password: set NEO4J_PASSWORD or --neo4j-password-file"),
+        };
+        Ok(Neo4jConfig {
+            uri: uri.to_string(),
+            user: self.neo4j_user.clone(),
+            password,
+            database: self.neo4j_database.clone(),
+            max_connections: self.neo4j_max_connections,
+        })
+    }
+}
+
+impl ServeArgs {
+    /// Opens the configured store.
+    pub async fn open_store(&self) -> anyhow::Result<Arc<dyn GraphStore>> {
+        let projection = self.common.projection();
+        Ok(match &self.store {
+            StoreTarget::Embedded => Arc::new(
+                EmbeddedStore::open(&self.data_dir, projection)
+                    .with_context(|| format!("opening the embedded store in {}", self.data_dir.display()))?,
+            ),
+            StoreTarget::Neo4j(uri) => Arc::new(
+                Neo4jStore::connect(&self.neo4j.config(uri)?, projection)
+                    .await
+                    .with_context(|| format!("connecting to Neo4j at {uri}"))?,
+            ),
+        })
+    }
+}
+
+#[derive(Args)]
+pub struct CypherArgs {
+    /// The statement (or use --file).
+    #[arg(required_unless_present = "file", conflicts_with = "file")]
+    pub statement: Option<String>,
+    /// Read the statement from a file, e.g. cypher/explore/trace_image.cypher.
+    #[arg(long)]
+    pub file: Option<PathBuf>,
+    /// A parameter as NAME=JSON (a bare word is taken as a string), e.g. --param digest=sha256:… --param factor=1.2
+    #[arg(long = "param", value_name = "NAME=JSON", value_parser = parse_param)]
+    pub params: Vec<(String, serde_json::Value)>,
+    /// Neo4j to ask.
+    #[arg(long, env = "GRAPH_SERVICE_STORE", default_value = "neo4j://127.0.0.1:7687")]
+    pub uri: String,
+    #[command(flatten)]
+    pub neo4j: Neo4jArgs,
+}
+
+fn parse_param(value: &str) -> Result<(String, serde_json::Value), String> {
+    let (name, raw) = value.split_once('=').ok_or_else(|| format!("`{value}` is not NAME=VALUE"))?;
+    let parsed = serde_json::from_str(raw).unwrap_or_else(|_| serde_json::Value::String(raw.to_string()));
+    Ok((name.to_string(), parsed))
+}
+
+impl CypherArgs {
+    pub fn statement(&self) -> anyhow::Result<String> {
+        match (&self.statement, &self.file) {
+            (Some(s), _) => Ok(s.clone()),
+            (None, Some(file)) => {
+                std::fs::read_to_string(file).with_context(|| format!("reading Cypher from {}", file.display()))
+            }
+            (None, None) => anyhow::bail!("give a statement or --file"),
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct DemoArgs {
+    /// Keep the demo graph on disk here instead of in memory.
+    #[arg(long, env = "GRAPH_SERVICE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Args)]
+pub struct CommonArgs {
+    /// Address to listen on.
+    #[arg(long, env = "GRAPH_SERVICE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Label whose value names a run's System (default: the run's repository).
+    #[arg(long, env = "GRAPH_SERVICE_SYSTEM_LABEL")]
+    pub system_label: Option<String>,
+}
+
+impl CommonArgs {
+    pub fn projection(&self) -> ProjectionConfig {
+        ProjectionConfig { system_label: self.system_label.clone() }
+    }
+}
