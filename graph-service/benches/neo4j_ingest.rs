@@ -94,10 +94,17 @@ fn rate(n: usize, d: Duration) -> f64 {
 
 #[tokio::main]
 async fn main() {
+    // RUST_LOG=graph_service=debug shows where each apply spends its time.
+    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
     let builds = env_usize("BENCH_PIPELINE_RUNS", 5000);
     let batch = env_usize("BENCH_BATCH", 500);
     let rounds = env_usize("BENCH_ROUNDS", 3);
     let facts = facts(builds);
+    if let Ok(path) = std::env::var("BENCH_DUMP_ROWS") {
+        // The rows of the first batch, for profiling the statements by hand (PROFILE in Neo4j Browser).
+        let (runs, edges) = rows_for_new_runs(&facts[..batch.min(facts.len())], &ProjectionConfig::default());
+        std::fs::write(&path, json!({ "runs": runs, "edges": edges }).to_string()).expect("write rows");
+    }
     let store = Neo4jStore::connect(&settings(), ProjectionConfig::default()).await.expect("connect");
     println!("neo4j ingest: {} facts from {builds} builds, batches of {batch}, best of {rounds} rounds", facts.len());
     let (mut best_raw, mut best_ours, mut best_replay) = (Duration::MAX, Duration::MAX, Duration::MAX);

@@ -148,24 +148,39 @@ impl Neo4jStore {
     }
 
     async fn apply_once(&self, best: &[&RunFact]) -> std::result::Result<usize, neo4rs::Error> {
+        let started = std::time::Instant::now();
         let mut txn = self.graph.start_txn().await?;
         let ids: Vec<String> = best.iter().map(|f| NodeId::run(&f.key()).0).collect();
         let stored = lock_and_read(&mut txn, &ids).await?;
+        let locked = started.elapsed();
         let plan = WritePlan::build(best, &stored, &self.config);
+        let planned = started.elapsed();
         if !plan.removed.is_empty() {
             txn.run(param_query(REMOVE_EDGES, json!({ "rows": plan.removed }))?).await?;
         }
         if !plan.runs.is_empty() {
             txn.run(param_query(UPSERT_RUNS, json!({ "rows": plan.runs }))?).await?;
         }
+        let upserted = started.elapsed();
         if !plan.added.is_empty() {
             txn.run(param_query(ADD_EDGES, json!({ "rows": plan.added }))?).await?;
         }
+        let edged = started.elapsed();
         if !plan.touched.is_empty() {
             let touched: Vec<&String> = plan.touched.iter().collect();
             txn.run(param_query(DELETE_ORPHANS, json!({ "ids": touched }))?).await?;
         }
         txn.commit().await?;
+        tracing::debug!(
+            runs = plan.runs.len(),
+            edges_added = plan.added.len(),
+            ?locked,
+            ?planned,
+            ?upserted,
+            ?edged,
+            total = ?started.elapsed(),
+            "neo4j apply"
+        );
         Ok(plan.runs.len())
     }
 }
