@@ -17,7 +17,8 @@
 //! the lineage has more than its root) and anomalies are counted and the first one printed.
 //!
 //! Environment: `BENCH_PIPELINE_RUNS` (build PipelineRuns, default 100000; scan runs come on top),
-//! `BENCH_QUERIES` (2000), `BENCH_SEED` (42), `BENCH_BATCH` (500), `BENCH_STORE` (`memory` or `durable`).
+//! `BENCH_QUERIES` (2000), `BENCH_SEED` (42), `BENCH_BATCH` (500), `BENCH_STORE` (`memory`, `durable` or `neo4j`: the
+//! Neo4j of `NEO4J_URI`/`NEO4J_USER`/`NEO4J_PASSWORD`, emptied first; RSS is then the bench's, not the server's).
 //! Under `cargo test --benches` (no `--bench` argument) the defaults are 300 builds and 20 queries, and any
 //! anomalous answer fails the run: a smoke test for CI.
 
@@ -30,6 +31,7 @@ use graph_service::api::build_schema;
 use graph_service::model::ProjectionConfig;
 use graph_service::store::GraphStore;
 use graph_service::store::embedded::EmbeddedStore;
+use graph_service::store::neo4j::{Neo4jConfig, Neo4jStore};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
@@ -125,8 +127,16 @@ struct Picks {
     builds: Reservoir<(String, String)>,
 }
 
+/// Which engine the graph is built in.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Engine {
+    Memory,
+    Durable,
+    Neo4j,
+}
+
 struct Built {
-    store: Arc<EmbeddedStore>,
+    store: Arc<dyn GraphStore>,
     facts: usize,
     objects: usize,
     generate_translate: Duration,
@@ -137,14 +147,31 @@ struct Built {
     _dir: Option<tempfile::TempDir>,
 }
 
-fn build_graph(config: &GenerateConfig, batch: usize, durable: bool) -> Built {
-    let dir = durable.then(|| tempfile::tempdir().expect("tempdir"));
-    let store = match &dir {
-        Some(dir) => EmbeddedStore::open(dir.path(), ProjectionConfig::default()).expect("open store"),
-        None => EmbeddedStore::in_memory(ProjectionConfig::default()),
-    };
-    let store = Arc::new(store);
-    let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+fn open_store(engine: Engine, rt: &tokio::runtime::Runtime) -> (Arc<dyn GraphStore>, Option<tempfile::TempDir>) {
+    match engine {
+        Engine::Memory => (Arc::new(EmbeddedStore::in_memory(ProjectionConfig::default())), None),
+        Engine::Durable => {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let store = EmbeddedStore::open(dir.path(), ProjectionConfig::default()).expect("open store");
+            (Arc::new(store), Some(dir))
+        }
+        Engine::Neo4j => {
+            let settings = Neo4jConfig {
+                uri: std::env::var("NEO4J_URI").expect("NEO4J_URI (scripts/services.sh up; eval its env)"),
+                user: std::env::var("NEO4J_USER").unwrap_or_else(|_| "neo4j".into()),
+                password: std::env::var("NEO4J_PASSWORD").expect("NEO4J_PASSWORD"),
+                database: None,
+                max_connections: 8,
+            };
+            let store = rt.block_on(Neo4jStore::connect(&settings, ProjectionConfig::default())).expect("connect");
+            rt.block_on(store.clear()).expect("clear");
+            (Arc::new(store), None)
+        }
+    }
+}
+
+fn build_graph(config: &GenerateConfig, batch: usize, engine: Engine, rt: &tokio::runtime::Runtime) -> Built {
+    let (store, dir) = open_store(engine, rt);
     let start = Instant::now();
     let (tx, rx) = sync_channel::<Vec<RunFact>>(8);
     let producer_config = config.clone();
@@ -271,7 +298,11 @@ fn main() {
     };
     let queries = env_usize("BENCH_QUERIES", if smoke { 20 } else { 2000 }).max(1);
     let batch = env_usize("BENCH_BATCH", 500).max(1);
-    let durable = std::env::var("BENCH_STORE").is_ok_and(|s| s == "durable");
+    let engine = match std::env::var("BENCH_STORE").as_deref() {
+        Ok("durable") => Engine::Durable,
+        Ok("neo4j") => Engine::Neo4j,
+        _ => Engine::Memory,
+    };
 
     println!(
         "building graph: {} build PipelineRuns, {} namespaces, {} repositories, seed {}, batch {batch}, store {}",
@@ -279,11 +310,15 @@ fn main() {
         config.namespaces,
         config.repositories,
         config.seed,
-        if durable { "durable (redb)" } else { "in-memory" }
+        match engine {
+            Engine::Memory => "in-memory",
+            Engine::Durable => "durable (redb)",
+            Engine::Neo4j => "neo4j",
+        }
     );
-    let built = build_graph(&config, batch, durable);
-    let store = built.store.clone();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let built = build_graph(&config, batch, engine, &rt);
+    let store = built.store.clone();
     let counts = rt.block_on(store.counts()).expect("counts");
     let (rss, hwm) = rss_mib();
     println!(
@@ -302,7 +337,7 @@ fn main() {
         counts.pipeline_runs, counts.task_runs, counts.nodes, counts.edges
     );
 
-    let schema = build_schema(store.clone() as Arc<dyn GraphStore>);
+    let schema = build_schema(store.clone());
     let mut rng = StdRng::seed_from_u64(config.seed ^ 0xbeef);
     let images = &built.picks.images.items;
     let builds = &built.picks.builds.items;

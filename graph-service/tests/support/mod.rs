@@ -124,3 +124,59 @@ pub async fn query_error(schema: &GraphSchema, q: &str) -> String {
 pub fn schema(store: &Arc<dyn GraphStore>) -> GraphSchema {
     build_schema(store.clone())
 }
+
+/// A digest of everything a store answers about its runs: every run's newest observation (its order key), and
+/// every edge touching a run or a node next to one. Equal fingerprints mean equal graphs, whatever the engine.
+pub async fn fingerprint(store: &dyn GraphStore) -> (graph_service::store::StoreCounts, String) {
+    use graph_service::model::{Edge, EdgeKind, NodeId};
+    use graph_service::store::{RunFilter, RunPosition};
+    use sha2::{Digest, Sha256};
+    use std::collections::BTreeSet;
+
+    let mut run_ids: BTreeSet<NodeId> = BTreeSet::new();
+    let mut after: Option<RunPosition> = None;
+    loop {
+        let page = store.pipeline_runs(&RunFilter::default(), after.as_ref(), 1000).await.expect("list runs");
+        after = page.runs.last().map(|(p, _)| p.clone());
+        run_ids.extend(page.runs.iter().map(|(_, k)| NodeId::run(k)));
+        if !page.has_next {
+            break;
+        }
+    }
+    let ids: Vec<NodeId> = run_ids.iter().cloned().collect();
+    let mut edges: BTreeSet<Edge> = BTreeSet::new();
+    for chunk in ids.chunks(1000) {
+        edges.extend(store.edges(chunk, Some(&[EdgeKind::PartOf])).await.expect("edges"));
+    }
+    run_ids.extend(edges.iter().filter_map(|e| e.from.run_key().map(|k| NodeId::run(&k))));
+    let mut visited: BTreeSet<NodeId> = BTreeSet::new();
+    let mut frontier: Vec<NodeId> = run_ids.iter().cloned().collect();
+    for _ in 0..2 {
+        visited.extend(frontier.iter().cloned());
+        let mut next: BTreeSet<NodeId> = BTreeSet::new();
+        for chunk in frontier.chunks(1000) {
+            for edge in store.edges(chunk, None).await.expect("edges") {
+                for end in [&edge.from, &edge.to] {
+                    if !visited.contains(end) {
+                        next.insert(end.clone());
+                    }
+                }
+                edges.insert(edge);
+            }
+        }
+        frontier = next.into_iter().collect();
+    }
+    let mut hasher = Sha256::new();
+    let keys: Vec<_> = run_ids.iter().filter_map(|id| id.run_key()).collect();
+    for chunk in keys.chunks(1000) {
+        for (key, fact) in chunk.iter().zip(store.facts(chunk).await.expect("facts")) {
+            let observation = fact.map(|f| f.observation_key()).unwrap_or_default();
+            hasher.update(format!("run {key} {observation}\n"));
+        }
+    }
+    for edge in &edges {
+        hasher.update(format!("edge {} {} {}\n", edge.from, edge.kind.as_str(), edge.to));
+    }
+    let counts = store.counts().await.expect("counts");
+    (counts, hex::encode(hasher.finalize()))
+}
