@@ -12,14 +12,20 @@
 //! * **ours**: `Neo4jStore::apply` on the same facts in the same batches (lock + read stored observations, keep
 //!   the newer, upsert runs, add edge contributions), one transaction per batch.
 //! * **ours, replayed**: the same facts again (every fact is now a duplicate: locked, read, and ignored).
+//! * **kafka → ours** (when `KAFKA_BOOTSTRAP` is set): the facts are first produced to a fresh 3-partition topic
+//!   (not timed), then graph-service's Kafka source consumes them into the store (batches, apply, offset commits);
+//!   timed from the start of consumption until the store holds every run.
 //!
 //! Both start from an emptied database with the schema applied. Prints facts/s and the ratio ours/raw.
 //! Environment: `BENCH_PIPELINE_RUNS` (5000), `BENCH_BATCH` (500), `BENCH_ROUNDS` (3, best round reported),
 //! `NEO4J_URI`, `NEO4J_USER`, `NEO4J_PASSWORD`.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use graph_service::model::ProjectionConfig;
+use graph_service::source::kafka::{KafkaSource, KafkaSourceConfig};
+use graph_service::source::{Shutdown, SourceContext};
 use graph_service::store::GraphStore;
 use graph_service::store::neo4j::{Neo4jConfig, Neo4jStore, rows_for_new_runs};
 use neo4rs::{BoltType, Query};
@@ -88,6 +94,63 @@ async fn ours(store: &Neo4jStore, facts: &[RunFact], batch: usize) -> Duration {
     start.elapsed()
 }
 
+/// Produces the facts to a new topic as the harvester would (structured CloudEvents keyed by PipelineRun).
+async fn fill_topic(bootstrap: &str, topic: &str, facts: &[RunFact]) {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    use rdkafka::client::DefaultClientContext;
+    use rdkafka::config::ClientConfig;
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    use tekton_graph_schema::envelope::{partition_key, to_cloudevent};
+    let admin: AdminClient<DefaultClientContext> =
+        ClientConfig::new().set("bootstrap.servers", bootstrap).create().expect("admin");
+    for result in admin
+        .create_topics(&[NewTopic::new(topic, 3, TopicReplication::Fixed(1))], &AdminOptions::new())
+        .await
+        .expect("create topic")
+    {
+        result.expect("topic created");
+    }
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("enable.idempotence", "true")
+        .set("linger.ms", "20")
+        .create()
+        .expect("producer");
+    for chunk in facts.chunks(5000) {
+        let mut pending = Vec::new();
+        for fact in chunk {
+            let payload = serde_json::to_vec(&to_cloudevent(fact).expect("event")).expect("json");
+            let key = partition_key(fact);
+            let record = FutureRecord::to(topic).key(&key).payload(&payload);
+            pending.push(producer.send_result(record).map_err(|(e, _)| e).expect("enqueue"));
+        }
+        for delivery in pending {
+            delivery.await.expect("delivery").map_err(|(e, _)| e).expect("delivered");
+        }
+    }
+}
+
+/// Consumes the topic with the graph-service Kafka source into the store; returns the time to hold all runs.
+async fn kafka_to_store(bootstrap: &str, topic: &str, store: Arc<Neo4jStore>, runs: usize) -> Duration {
+    let mut config = KafkaSourceConfig::new(bootstrap, topic);
+    config.group = format!("{topic}-bench");
+    let source = KafkaSource::new(&config).expect("source");
+    let (trigger, shutdown) = Shutdown::new();
+    let start = Instant::now();
+    let task = tokio::spawn(source.run(SourceContext { store: store.clone(), shutdown }));
+    loop {
+        let c = store.counts().await.expect("counts");
+        if c.pipeline_runs + c.task_runs >= runs {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let elapsed = start.elapsed();
+    trigger.trigger();
+    task.await.expect("source task").expect("source");
+    elapsed
+}
+
 fn rate(n: usize, d: Duration) -> f64 {
     n as f64 / d.as_secs_f64()
 }
@@ -105,7 +168,15 @@ async fn main() {
         let (runs, edges) = rows_for_new_runs(&facts[..batch.min(facts.len())], &ProjectionConfig::default());
         std::fs::write(&path, json!({ "runs": runs, "edges": edges }).to_string()).expect("write rows");
     }
-    let store = Neo4jStore::connect(&settings(), ProjectionConfig::default()).await.expect("connect");
+    let store = Arc::new(Neo4jStore::connect(&settings(), ProjectionConfig::default()).await.expect("connect"));
+    let runs = {
+        let mut keys: Vec<_> = facts.iter().map(|f| f.key()).collect();
+        keys.sort();
+        keys.dedup();
+        keys.len()
+    };
+    let bootstrap = std::env::var("KAFKA_BOOTSTRAP").ok();
+    let mut best_kafka = Duration::MAX;
     println!("neo4j ingest: {} facts from {builds} builds, batches of {batch}, best of {rounds} rounds", facts.len());
     let (mut best_raw, mut best_ours, mut best_replay) = (Duration::MAX, Duration::MAX, Duration::MAX);
     for round in 1..=rounds {
@@ -125,6 +196,18 @@ async fn main() {
             counts.nodes,
             counts.edges
         );
+        if let Some(bootstrap) = &bootstrap {
+            let topic = format!("bench-{}-{round}-{:08x}", std::process::id(), rand::random::<u32>());
+            fill_topic(bootstrap, &topic, &facts).await;
+            store.clear().await.expect("clear");
+            let k = kafka_to_store(bootstrap, &topic, store.clone(), runs).await;
+            println!(
+                "round {round}: kafka → ours {:>8.0} facts/s  (kafka → ours)/raw {:.2}",
+                rate(facts.len(), k),
+                r.as_secs_f64() / k.as_secs_f64()
+            );
+            best_kafka = best_kafka.min(k);
+        }
         best_raw = best_raw.min(r);
         best_ours = best_ours.min(o);
         best_replay = best_replay.min(p);
@@ -135,6 +218,8 @@ async fn main() {
         "ours_facts_per_s": rate(facts.len(), best_ours).round(),
         "ratio_ours_over_raw": (best_raw.as_secs_f64() / best_ours.as_secs_f64() * 100.0).round() / 100.0,
         "replay_facts_per_s": rate(facts.len(), best_replay).round(),
+        "kafka_to_ours_facts_per_s": bootstrap.as_ref().map(|_| rate(facts.len(), best_kafka).round()),
+        "ratio_kafka_to_ours_over_raw": bootstrap.as_ref().map(|_| (best_raw.as_secs_f64() / best_kafka.as_secs_f64() * 100.0).round() / 100.0),
     });
     println!("summary: {summary}");
 }
