@@ -10,6 +10,7 @@
 
 pub mod envelope;
 pub mod fact;
+pub mod kafka;
 pub mod normalize;
 
 pub use fact::*;

@@ -16,7 +16,6 @@
 //! uncommitted. Broker outages are librdkafka's to handle: it reconnects by itself; we log and keep going.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -41,30 +40,7 @@ const ENFORCED_PRODUCER: &[&str] = &["bootstrap.servers", "enable.idempotence", 
 /// Pause after a consumer error, so that a persistent one does not spin.
 const ERROR_PAUSE: Duration = Duration::from_millis(100);
 
-/// `--kafka-option KEY=VALUE`: a librdkafka setting passed to the consumer and the dead-letter producer
-/// (security: `security.protocol`, `sasl.*`, `ssl.*`). `Debug` shows only the key: values may be secrets.
-#[derive(Clone, PartialEq, Eq)]
-pub struct KafkaOption {
-    pub key: String,
-    pub value: String,
-}
-
-impl KafkaOption {
-    pub fn parse(text: &str) -> Result<Self, String> {
-        match text.split_once('=') {
-            Some((key, value)) if !key.trim().is_empty() => {
-                Ok(KafkaOption { key: key.trim().to_string(), value: value.to_string() })
-            }
-            _ => Err("expected KEY=VALUE (a librdkafka setting, e.g. security.protocol=SASL_SSL)".to_string()),
-        }
-    }
-}
-
-impl fmt::Debug for KafkaOption {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}=<redacted>", self.key)
-    }
-}
+pub use tekton_graph_schema::kafka::KafkaOption;
 
 /// Configuration of the Kafka source.
 #[derive(Debug, Clone, PartialEq)]

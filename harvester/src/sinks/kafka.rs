@@ -28,30 +28,7 @@ const MAX_IN_FLIGHT: usize = 10_000;
 /// Producer settings the sink relies on; `--kafka-option` cannot change them.
 const ENFORCED: &[(&str, &str)] = &[("enable.idempotence", "true"), ("acks", "all")];
 
-/// `--kafka-option KEY=VALUE`: a librdkafka setting passed through (security: `security.protocol`, `sasl.*`, `ssl.*`).
-/// The value is never printed: `Debug` shows only the key.
-#[derive(Clone, PartialEq, Eq)]
-pub struct KafkaOption {
-    pub key: String,
-    pub value: String,
-}
-
-impl KafkaOption {
-    pub fn parse(text: &str) -> Result<Self, String> {
-        match text.split_once('=') {
-            Some((key, value)) if !key.trim().is_empty() => {
-                Ok(KafkaOption { key: key.trim().to_string(), value: value.to_string() })
-            }
-            _ => Err("expected KEY=VALUE (a librdkafka setting, e.g. security.protocol=SASL_SSL)".to_string()),
-        }
-    }
-}
-
-impl fmt::Debug for KafkaOption {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}=<redacted>", self.key)
-    }
-}
+pub use tekton_graph_schema::kafka::KafkaOption;
 
 pub struct KafkaSinkOptions {
     /// Comma-separated `HOST:PORT` bootstrap servers.
