@@ -454,3 +454,39 @@ async fn every_fixture_loads_and_answers() {
     let sha = with_image.supply_chain.source.as_ref().and_then(|s| s.commit_sha.clone());
     assert_eq!(data["image"]["commit"]["sha"].as_str().map(str::to_string), sha);
 }
+
+#[tokio::test]
+async fn generated_runs_answer_alike_on_every_engine() {
+    use tekton_generate::{GenerateConfig, generate};
+    let config = GenerateConfig { pipeline_runs: 60, seed: 11, ..GenerateConfig::default() };
+    let facts: Vec<RunFact> = generate(&config)
+        .flat_map(|o| tekton_translate::translate_value(&o).expect("generated objects translate"))
+        .collect();
+    let builds: Vec<&RunFact> = facts
+        .iter()
+        .filter(|f| f.kind == tekton_graph_schema::RunKind::PipelineRun && !f.supply_chain.images.is_empty())
+        .take(8)
+        .collect();
+    assert!(builds.len() >= 4, "the generated set has builds with images");
+    let mut q = String::from("{ stats { pipelineRuns taskRuns nodes edges } ");
+    q.push_str(
+        "pipelineRuns(first: 50) { edges { cursor node { name status durationSeconds } } pageInfo { hasNextPage } } ",
+    );
+    for (i, build) in builds.iter().enumerate() {
+        let digest = &build.supply_chain.images[0].digest;
+        q.push_str(&format!(
+            r#"i{i}: image(digest: "{digest}") {{ repository tags builtBy {{ name }} taskRun {{ name }} commit {{ sha author }} scans {{ id critical high }} }}
+               d{i}: diff(namespace: "{ns}", name: "{name}") {{ base {{ name }} commitChanged statusChanged durationDeltaSeconds params {{ key before after }} tasks {{ pipelineTask change }} images {{ added removed }} scans {{ delta {{ critical high }} }} }}
+               l{i}: lineage(ref: "{digest}", depth: 3) {{ nodes {{ id kind label }} edges {{ from to kind }} }} "#,
+            ns = build.namespace,
+            name = build.name
+        ));
+    }
+    q.push('}');
+    let data = answer_on_all_engines(&facts, &q).await;
+    assert_eq!(
+        data["stats"]["pipelineRuns"],
+        facts.iter().filter(|f| f.kind == tekton_graph_schema::RunKind::PipelineRun).count()
+    );
+    assert!(data["i0"]["builtBy"]["name"].is_string(), "{}", data["i0"]);
+}
