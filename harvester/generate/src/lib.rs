@@ -450,17 +450,8 @@ impl Generator {
         } else {
             ("True", "Succeeded", format!("Tasks Completed: {task_count} (Failed: 0, Cancelled 0), Skipped: 0"))
         };
-        let children: Vec<Value> = self.tasks[..completed]
-            .iter()
-            .map(|(task, _)| {
-                json!({
-                    "apiVersion": "tekton.dev/v1",
-                    "kind": "TaskRun",
-                    "name": format!("{name}-{task}"),
-                    "pipelineTaskName": task,
-                })
-            })
-            .collect();
+        let children: Vec<Value> =
+            self.tasks[..completed].iter().map(|(task, _)| child_reference(&name, task)).collect();
         let pipeline_run = json!({
             "apiVersion": "tekton.dev/v1",
             "kind": "PipelineRun",
@@ -593,17 +584,7 @@ impl Generator {
         let scan_start = verify_end + Duration::seconds(1);
         let scan_end = scan_start + Duration::seconds(self.rng.random_range(SCAN_TASK.seconds.0..=SCAN_TASK.seconds.1));
         let tasks = [(&VERIFY_TASK, at, verify_end), (&SCAN_TASK, scan_start, scan_end)];
-        let children: Vec<Value> = tasks
-            .iter()
-            .map(|(def, _, _)| {
-                json!({
-                    "apiVersion": "tekton.dev/v1",
-                    "kind": "TaskRun",
-                    "name": format!("{name}-{}", def.name),
-                    "pipelineTaskName": def.name,
-                })
-            })
-            .collect();
+        let children: Vec<Value> = tasks.iter().map(|(def, _, _)| child_reference(&name, def.name)).collect();
         let pipeline_run = json!({
             "apiVersion": "tekton.dev/v1",
             "kind": "PipelineRun",
@@ -824,4 +805,14 @@ fn run_suffix(seq: u64, salt: u32) -> String {
         0 => format!("{x:05x}"),
         high => format!("{x:05x}{high:x}"),
     }
+}
+
+/// A PipelineRun's `status.childReferences` entry for the TaskRun of one pipeline task (named `<run>-<task>`).
+fn child_reference(run_name: &str, pipeline_task: &str) -> Value {
+    json!({
+        "apiVersion": "tekton.dev/v1",
+        "kind": "TaskRun",
+        "name": format!("{run_name}-{pipeline_task}"),
+        "pipelineTaskName": pipeline_task,
+    })
 }
