@@ -356,6 +356,23 @@ impl $ty {
         async fn signed(&self) -> Option<&str> {
             self.0.supply_chain.signed.as_deref()
         }
+        /// True once the harvester saw the object deleted from the cluster (pruned runs stay in the graph).
+        async fn deleted_from_cluster(&self) -> bool {
+            self.0.deleted_at.is_some()
+        }
+        /// When the harvester saw the object deleted.
+        async fn deleted_at(&self) -> Option<DateTime<Utc>> {
+            self.0.deleted_at
+        }
+        /// Where this observation came from: `object` (watch, file, Tekton CloudEvent), `cdEvent` or
+        /// `embeddedStatus`.
+        async fn observed_from(&self) -> &'static str {
+            match self.0.observed_from {
+                tekton_graph_schema::ObservedFrom::Object => "object",
+                tekton_graph_schema::ObservedFrom::CdEvent => "cdEvent",
+                tekton_graph_schema::ObservedFrom::EmbeddedStatus => "embeddedStatus",
+            }
+        }
         $($extra)*
 }
     };

@@ -36,6 +36,8 @@ impl RunKind {
 pub enum ObservedFrom {
     /// An entry of a v1beta1 PipelineRun's embedded `status.taskRuns` map: status only, no metadata or spec.
     EmbeddedStatus,
+    /// Merged from CDEvents (`dev.cdevents.*`): each event says a little, see `tekton_graph_schema::merge`.
+    CdEvent,
     /// The object itself (watch, file, Tekton CloudEvent body).
     #[default]
     Object,
@@ -92,6 +94,9 @@ pub struct RunFact {
     pub steps: Vec<Step>,
     #[serde(default)]
     pub supply_chain: SupplyChain,
+    /// When the object was seen deleted from the cluster (watch `DELETED`). The run stays in the graph, marked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<DateTime<Utc>>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -323,13 +328,15 @@ pub struct ScanFact {
 
 /// The cheap part of the order of two observations of the same run: the larger one is newer or more complete.
 ///
-/// Compared as a tuple: creation time (a re-created object is newer), outcome finality (a finished run cannot
-/// become running again), full object over embedded summary, completion time, then resource version (numeric
+/// Compared as a tuple: creation time (a re-created object is newer), deletion (nothing follows the deletion of
+/// an object), outcome finality (a finished run cannot become running again), full object over CDEvent merge over
+/// embedded summary, completion time, then resource version (numeric
 /// when it parses). [`RunFact::compare_observations`] breaks remaining ties on a content hash, so two different
 /// observations with equal rank still pick the same winner in any arrival order.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ObservationRank {
     creation: Option<DateTime<Utc>>,
+    deleted: bool,
     finished: bool,
     observed_from: ObservedFrom,
     completion: Option<DateTime<Utc>>,
@@ -346,6 +353,7 @@ impl RunFact {
         let rv = self.resource_version.clone().unwrap_or_default();
         ObservationRank {
             creation: self.creation_timestamp,
+            deleted: self.deleted_at.is_some(),
             finished: self.status.outcome.is_final(),
             observed_from: self.observed_from,
             completion: self.status.completion_time,
@@ -373,10 +381,11 @@ impl RunFact {
         // sorts first exactly as in the tuple comparison.
         let rv_text: String = rank.resource_version.1.bytes().map(|b| format!("{b:02x}")).collect();
         format!(
-            "{}|{}|{}|{}|{:020}|{}!|{}",
+            "{}|{}|{}|{}|{}|{:020}|{}!|{}",
             time(rank.creation),
+            u8::from(rank.deleted),
             u8::from(rank.finished),
-            u8::from(rank.observed_from == ObservedFrom::Object),
+            rank.observed_from as u8,
             time(rank.completion),
             rank.resource_version.0,
             rv_text,
@@ -450,6 +459,7 @@ mod tests {
             children: vec![],
             steps: vec![],
             supply_chain: SupplyChain::default(),
+            deleted_at: None,
         }
     }
 
@@ -501,7 +511,11 @@ mod tests {
         e.creation_timestamp = None;
         let mut f = c.clone();
         f.observed_from = ObservedFrom::EmbeddedStatus;
-        facts.extend([a, b, c, d, e, f]);
+        let mut g = c.clone();
+        g.observed_from = ObservedFrom::CdEvent;
+        let mut h = fact(Outcome::Running, "2");
+        h.deleted_at = "2024-05-15T11:00:00Z".parse().ok();
+        facts.extend([a, b, c, d, e, f, g, h]);
         for x in &facts {
             for y in &facts {
                 assert_eq!(
@@ -513,6 +527,17 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_deletion_is_the_last_observation_of_an_object() {
+        let done = fact(Outcome::Succeeded, "900");
+        let mut deleted = fact(Outcome::Running, "5");
+        deleted.deleted_at = "2024-05-15T11:00:00Z".parse().ok();
+        assert!(deleted.compare_observations(&done).is_gt());
+        let mut recreated = fact(Outcome::Running, "1");
+        recreated.creation_timestamp = "2024-05-16T10:00:00Z".parse().ok();
+        assert!(recreated.compare_observations(&deleted).is_gt(), "a new object of the same name is newer");
     }
 
     #[test]

@@ -299,6 +299,8 @@ fn run_row(id: &NodeId, fact: &RunFact, observation: String) -> Value {
             "startTime": time(fact.status.start_time),
             "completionTime": time(fact.status.completion_time),
             "durationSeconds": fact.duration_seconds(),
+            "deletedAt": time(fact.deleted_at),
+            "deletedFromCluster": fact.deleted_at.is_some(),
             "sortMillis": RunPosition::of(fact).sort_millis,
             "pipeline": fact.pipeline,
             "task": fact.task,

@@ -128,6 +128,7 @@ fn object_fact(obj: &Value, kind: RunKind) -> Result<RunFact, TranslateError> {
         children: children(status),
         steps: steps(status, task_spec_steps(obj)),
         supply_chain: Default::default(),
+        deleted_at: None,
     })
 }
 
@@ -305,6 +306,7 @@ fn embedded_task_runs(obj: &Value, parent: &RunFact) -> Result<Vec<RunFact>, Tra
                 children: Vec::new(),
                 steps: steps(entry_status, array_at(entry_status, &["taskSpec", "steps"])),
                 supply_chain: Default::default(),
+                deleted_at: None,
             };
             fact.supply_chain = supply_chain::extract(&fact);
             Ok(fact)
