@@ -1,8 +1,10 @@
-//! What the user sees on stderr: one `error: …` line per problem, a progress bar when stderr is a terminal,
-//! and a summary line at the end. Diagnostics (retries, debug detail) go through `tracing` instead.
+//! What the user sees on stderr: one `error: …` line per problem, a progress bar when stderr is a terminal
+//! (replay) or a counters line now and then (watch), and a summary line at the end. Diagnostics (retries, debug
+//! detail) go through `tracing` instead.
 
 use std::fmt::Display;
 use std::io::IsTerminal;
+use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -11,6 +13,13 @@ pub struct Reporter {
     facts: usize,
     files: usize,
     errors: usize,
+    /// Watched objects, and how many of them were deletions.
+    objects: u64,
+    deletions: u64,
+    /// A batch was lost since the last successful delivery.
+    lost: bool,
+    /// Counters at the last progress line, to stay quiet while nothing happens.
+    last_progress: (usize, u64, usize),
 }
 
 impl Reporter {
@@ -26,7 +35,16 @@ impl Reporter {
             ProgressBar::hidden()
         };
         bar.set_message("0");
-        Reporter { bar, facts: 0, files: 0, errors: 0 }
+        Reporter::with_bar(bar)
+    }
+
+    /// A reporter for a watch: no bar (a watch has no end to show), progress as plain lines.
+    pub fn watching() -> Self {
+        Reporter::with_bar(ProgressBar::hidden())
+    }
+
+    fn with_bar(bar: ProgressBar) -> Self {
+        Reporter { bar, facts: 0, files: 0, errors: 0, objects: 0, deletions: 0, lost: false, last_progress: (0, 0, 0) }
     }
 
     pub fn error(&mut self, message: impl Display) {
@@ -39,18 +57,58 @@ impl Reporter {
         self.bar.set_message(self.facts.to_string());
     }
 
+    /// Notes a lost batch; [`Reporter::take_loss`] tells (once) whether one happened.
+    pub fn facts_lost(&mut self) {
+        self.lost = true;
+    }
+
+    pub fn take_loss(&mut self) -> bool {
+        std::mem::take(&mut self.lost)
+    }
+
     pub fn file_done(&mut self) {
         self.files += 1;
         self.bar.inc(1);
+    }
+
+    pub fn object_seen(&mut self, deletion: bool) {
+        self.objects += 1;
+        self.deletions += u64::from(deletion);
+    }
+
+    /// The end of a watcher's (re-)list: how many objects it listed and how long that took.
+    pub fn listed(&mut self, origin: &str, objects: u64, elapsed: Duration) {
+        eprintln!("listed {objects} {origin} in {:.1} s", elapsed.as_secs_f64());
+    }
+
+    /// A counters line, unless nothing changed since the last one.
+    pub fn progress(&mut self) {
+        let now = (self.facts, self.objects, self.errors);
+        if now != self.last_progress {
+            self.last_progress = now;
+            eprintln!("{}", self.watch_summary("watching:"));
+        }
     }
 
     pub fn errors(&self) -> usize {
         self.errors
     }
 
+    fn watch_summary(&self, prefix: &str) -> String {
+        format!(
+            "{prefix} {} objects seen ({} deletions), {} facts sent ({} errors)",
+            self.objects, self.deletions, self.facts, self.errors
+        )
+    }
+
     /// Clears the bar and prints the summary line.
     pub fn finish(&self) {
         self.bar.finish_and_clear();
         eprintln!("replayed {} facts from {} files ({} errors)", self.facts, self.files, self.errors);
+    }
+
+    /// The summary line of a watch that was stopped.
+    pub fn finish_watch(&self) {
+        eprintln!("{}", self.watch_summary("stopped watching:"));
     }
 }

@@ -1,85 +1,224 @@
 //! Wires a source to a sink: source → translate → sink, one way. The source runs as its own task and hands
-//! inputs over a bounded channel, so a slow sink slows reading instead of buffering whole folders in memory.
+//! inputs over a bounded channel, so a slow sink slows reading (or watching) instead of buffering in memory.
+//!
+//! Replay and watch share [`Delivery`]: translation of a source item into fact CloudEvents, and delivery with
+//! counting. They differ in how they end: a replay when its files are read, a watch at shutdown.
+
+use std::future::Future;
+use std::time::Duration;
 
 use cloudevents::Event;
 use tekton_graph_schema::envelope::to_cloudevent;
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use crate::report::Reporter;
 use crate::sinks::{Sink, SinkError};
 use crate::sources::file::{self, FileSourceConfig};
+use crate::sources::kube::{self, KubeSource, Watched};
 use crate::sources::{Payload, SourceItem};
 
 /// Inputs read ahead of translation.
 const CHANNEL_CAPACITY: usize = 8;
+/// Watched objects (one each) buffered ahead of translation: enough to keep translating while a batch is sent.
+const WATCH_CHANNEL_CAPACITY: usize = 256;
+/// How often a running watch prints its counters, when they changed.
+const PROGRESS_EVERY: Duration = Duration::from_secs(30);
 
 /// Replays files into the sink. Problems with single files, documents or batches are reported and counted;
 /// only a fatal sink error (stdout closed) stops the replay early and is returned.
-pub async fn replay(source: &FileSourceConfig, mut sink: Sink) -> Result<Reporter, SinkError> {
+pub async fn replay(source: &FileSourceConfig, sink: Sink) -> Result<Reporter, SinkError> {
     let inputs = file::discover(source);
-    let mut reporter = Reporter::new(inputs.len());
+    let mut delivery = Delivery { sink, reporter: Reporter::new(inputs.len()) };
     let (tx, mut rx) = mpsc::channel(CHANNEL_CAPACITY);
     let reader = tokio::spawn(file::run(inputs, tx));
     while let Some(item) = rx.recv().await {
-        let events = translate(item, &mut reporter);
-        for event in events {
-            deliver(sink.push(event).await, &mut reporter)?;
-        }
-        reporter.file_done();
+        delivery.send(item).await?;
+        delivery.reporter.file_done();
     }
-    deliver(sink.flush().await, &mut reporter)?;
+    delivery.flush().await?;
     if let Err(e) = reader.await {
-        reporter.error(format!("file source stopped: {e}"));
+        delivery.reporter.error(format!("file source stopped: {e}"));
     }
-    Ok(reporter)
+    Ok(delivery.reporter)
 }
 
-/// One input's events; every problem is reported as `ORIGIN: document N: REASON`.
+/// How a watch hands facts to its sink.
+#[derive(Debug, Clone, Copy)]
+pub struct WatchOptions {
+    /// Longest time a fact waits in a partly filled batch: the sink is flushed this long after the first
+    /// unflushed fact, so a single change is delivered promptly while a re-list still fills whole batches.
+    pub linger: Duration,
+}
+
+/// Watches until `shutdown` completes, then flushes the sink. Translation and batch errors are reported and
+/// skipped; only a fatal sink error ends the watch early and is returned.
+///
+/// Facts lost by a failed batch are recovered by a re-list: after the next successful delivery the watchers are
+/// restarted, so every run is seen again (the graph ignores observations it already has).
+pub async fn watch(
+    source: KubeSource,
+    sink: Sink,
+    options: WatchOptions,
+    shutdown: impl Future<Output = ()>,
+) -> Result<Reporter, SinkError> {
+    let mut delivery = Delivery { sink, reporter: Reporter::watching() };
+    let (tx, mut rx) = mpsc::channel(WATCH_CHANNEL_CAPACITY);
+    let mut watchers = Watchers::start(source, tx);
+    tokio::pin!(shutdown);
+    let mut linger: Option<Instant> = None;
+    let mut progress = tokio::time::interval_at(Instant::now() + PROGRESS_EVERY, PROGRESS_EVERY);
+    loop {
+        tokio::select! {
+            // Biased: shutdown first, then a due flush, so a steady stream of changes cannot delay delivery.
+            biased;
+            () = &mut shutdown => break,
+            () = sleep_until(linger) => {
+                linger = None;
+                if delivery.flush().await? {
+                    watchers.relist();
+                }
+            }
+            watched = rx.recv() => match watched {
+                Some(Watched::Item(item)) => {
+                    delivery.reporter.object_seen(is_deletion(&item));
+                    if delivery.send(item).await? {
+                        watchers.relist();
+                    }
+                    linger.get_or_insert_with(|| Instant::now() + options.linger);
+                }
+                Some(Watched::Listed { origin, objects, elapsed }) => delivery.reporter.listed(&origin, objects, elapsed),
+                None => break,
+            },
+            _ = progress.tick() => delivery.reporter.progress(),
+        }
+    }
+    watchers.stop();
+    delivery.flush().await?;
+    Ok(delivery.reporter)
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn is_deletion(item: &SourceItem) -> bool {
+    matches!(item.payload, Ok(Payload::Object { deleted_at: Some(_), .. }))
+}
+
+/// The running watch task; restarted from scratch (a full re-list) when facts were lost.
+struct Watchers {
+    source: KubeSource,
+    tx: mpsc::Sender<Watched>,
+    task: JoinHandle<()>,
+}
+
+impl Watchers {
+    fn start(source: KubeSource, tx: mpsc::Sender<Watched>) -> Self {
+        let task = tokio::spawn(kube::run(source.clone(), tx.clone()));
+        Watchers { source, tx, task }
+    }
+
+    fn relist(&mut self) {
+        tracing::warn!("facts were lost in a failed batch: re-listing to send them again");
+        self.task.abort();
+        self.task = tokio::spawn(kube::run(self.source.clone(), self.tx.clone()));
+    }
+
+    fn stop(self) {
+        self.task.abort();
+    }
+}
+
+/// Translation and delivery, shared by replay and watch.
+struct Delivery {
+    sink: Sink,
+    reporter: Reporter,
+}
+
+impl Delivery {
+    /// Translates and pushes one item. Returns true when facts delivered by this call follow a lost batch:
+    /// the sink works again, and a watch should re-list to recover what was lost.
+    async fn send(&mut self, item: SourceItem) -> Result<bool, SinkError> {
+        let mut recovered = false;
+        for event in translate(item, &mut self.reporter) {
+            recovered |= deliver(self.sink.push(event).await, &mut self.reporter)?;
+        }
+        Ok(recovered)
+    }
+
+    /// Delivers whatever the sink holds; returns true as [`Delivery::send`] does.
+    async fn flush(&mut self) -> Result<bool, SinkError> {
+        deliver(self.sink.flush().await, &mut self.reporter)
+    }
+}
+
+/// One input's events; every problem is reported as `ORIGIN: document N: REASON` (files) or `ORIGIN: REASON`.
 fn translate(item: SourceItem, reporter: &mut Reporter) -> Vec<Event> {
     let origin = item.origin;
-    let text = match item.payload {
-        Ok(Payload::Text(text)) => text,
-        Err(e) => {
-            reporter.error(format!("{origin}: {e}"));
-            return Vec::new();
-        }
-    };
-    let mut events = Vec::new();
-    for (index, document) in tekton_translate::parse_documents(&text).into_iter().enumerate() {
-        let facts = match document.map(|doc| tekton_translate::translate_value(&doc)) {
-            Ok(Ok(facts)) => facts,
-            Ok(Err(e)) => {
-                reporter.error(format!("{origin}: document {}: {e}", index + 1));
-                continue;
+    match item.payload {
+        Ok(Payload::Text(text)) => translate_text(&origin, &text, reporter),
+        Ok(Payload::Object { object, deleted_at }) => match tekton_translate::translate_value(&object) {
+            Ok(mut facts) => {
+                // The same observation as the object itself, stamped: the graph keeps the run, marked deleted.
+                facts.iter_mut().for_each(|fact| fact.deleted_at = deleted_at);
+                to_events(&origin, facts, reporter)
             }
             Err(e) => {
                 reporter.error(format!("{origin}: {e}"));
-                continue;
+                Vec::new()
             }
-        };
-        for fact in facts {
-            match to_cloudevent(&fact) {
-                Ok(event) => events.push(event),
-                Err(e) => reporter.error(format!("{origin}: document {}: {}: {e}", index + 1, fact.key())),
-            }
+        },
+        Err(e) => {
+            reporter.error(format!("{origin}: {e}"));
+            Vec::new()
+        }
+    }
+}
+
+fn translate_text(origin: &str, text: &str, reporter: &mut Reporter) -> Vec<Event> {
+    let mut events = Vec::new();
+    for (index, document) in tekton_translate::parse_documents(text).into_iter().enumerate() {
+        let document_origin = format!("{origin}: document {}", index + 1);
+        match document.map(|doc| tekton_translate::translate_value(&doc)) {
+            Ok(Ok(facts)) => events.extend(to_events(&document_origin, facts, reporter)),
+            Ok(Err(e)) => reporter.error(format!("{document_origin}: {e}")),
+            Err(e) => reporter.error(format!("{origin}: {e}")),
         }
     }
     events
 }
 
-/// Counts delivered events; reports a failed batch and keeps going unless the sink cannot continue.
-fn deliver(result: Result<usize, SinkError>, reporter: &mut Reporter) -> Result<(), SinkError> {
+fn to_events(origin: &str, facts: Vec<tekton_graph_schema::RunFact>, reporter: &mut Reporter) -> Vec<Event> {
+    let mut events = Vec::with_capacity(facts.len());
+    for fact in facts {
+        match to_cloudevent(&fact) {
+            Ok(event) => events.push(event),
+            Err(e) => reporter.error(format!("{origin}: {}: {e}", fact.key())),
+        }
+    }
+    events
+}
+
+/// Counts delivered events; reports a failed batch and keeps going unless the sink cannot continue. Returns
+/// true when this call delivered events after an earlier batch was lost (see [`Delivery::send`]).
+fn deliver(result: Result<usize, SinkError>, reporter: &mut Reporter) -> Result<bool, SinkError> {
     match result {
         Ok(delivered) => {
             reporter.facts_sent(delivered);
-            Ok(())
+            Ok(delivered > 0 && reporter.take_loss())
         }
         Err(e) if e.is_fatal() => Err(e),
         Err(e) => {
             tracing::debug!(lost = e.lost_events(), "batch failed");
             reporter.facts_sent(e.delivered_events());
+            reporter.facts_lost();
             reporter.error(format!("sink: {e}"));
-            Ok(())
+            Ok(false)
         }
     }
 }

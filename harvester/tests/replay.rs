@@ -15,6 +15,9 @@ fn testdata() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata")
 }
 
+/// The folders of Tekton run fixtures. testdata/ also holds other inputs (CRDs, CDEvents) that are not runs.
+const RUN_FOLDERS: &[&str] = &["tekton", "seed-conventions", "cloudevents"];
+
 const SEED_LIST: &str = "seed-conventions/list-v1-idec-builds-scans-rerun.json";
 
 /// Runs `harvester replay ARGS...` with a clean environment and optional stdin.
@@ -60,11 +63,13 @@ fn path_arg(path: &Path) -> &str {
 
 #[test]
 fn replay_testdata_to_stdout_emits_one_cloudevent_per_fact() {
-    let dir = testdata();
-    let out = harvester(&[path_arg(&dir), "--sink", "-"], &[], None);
+    let dirs: Vec<PathBuf> = RUN_FOLDERS.iter().map(|folder| testdata().join(folder)).collect();
+    let mut args: Vec<&str> = dirs.iter().map(|dir| path_arg(dir)).collect();
+    args.extend(["--sink", "-"]);
+    let out = harvester(&args, &[], None);
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert!(out.status.success(), "{stderr}");
-    let expected = expected_fact_count(&dir);
+    let expected: usize = dirs.iter().map(|dir| expected_fact_count(dir)).sum();
     assert_eq!(expected, 50);
     let lines: Vec<_> = stdout.lines().collect();
     assert_eq!(lines.len(), expected);
