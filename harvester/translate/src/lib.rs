@@ -19,9 +19,13 @@
 //! on (times, the kind, list items) are errors naming the reason; malformed supply-chain hints (an invalid
 //! digest) are skipped, because they are one producer's convention, not part of the object's meaning.
 //!
+//! CDEvents (`dev.cdevents.*`) are a separate entry point, [`translate_cdevent`] ([`cdevents`]): an event is a
+//! partial observation of a run, which the graph service merges with the others of the same run.
+//!
 //! Numbers in error messages are 1-based: "document 2" is the second non-empty document of a file, "item 3"
 //! the third item of a list or array.
 
+pub mod cdevents;
 pub mod documents;
 pub mod error;
 mod json;
@@ -31,6 +35,7 @@ mod supply_chain;
 use serde_json::Value;
 use tekton_graph_schema::RunFact;
 
+pub use cdevents::{CdEventError, is_cdevent_type, translate_cdevent};
 pub use documents::parse_documents;
 pub use error::{DocumentError, TranslateError};
 
