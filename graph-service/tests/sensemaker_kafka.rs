@@ -1,0 +1,112 @@
+//! The Sensemaker's Kafka emitter against a real broker (`scripts/services.sh up kafka`, then
+//! `eval "$(scripts/services.sh env)"`): the events of the seed fixture are produced to a fresh topic and consumed
+//! back. Fails (never skips) without `KAFKA_BOOTSTRAP`.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cloudevents::{AttributesReader, Event};
+use graph_service::model::ProjectionConfig;
+use graph_service::sensemaker::{Change, Sensemaker, SensemakerConfig, emitter_from_url};
+use graph_service::store::GraphStore;
+use graph_service::store::embedded::EmbeddedStore;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::{Headers, Message};
+use tekton_graph_schema::kafka::KafkaOption;
+
+const TEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn bootstrap() -> String {
+    std::env::var("KAFKA_BOOTSTRAP").unwrap_or_else(|_| {
+        panic!(
+            "KAFKA_BOOTSTRAP is not set: start Kafka with `scripts/services.sh up kafka` and \
+             `eval \"$(scripts/services.sh env)\"`"
+        )
+    })
+}
+
+async fn create_topic(name: &str) {
+    let admin: AdminClient<DefaultClientContext> =
+        ClientConfig::new().set("bootstrap.servers", bootstrap()).create().expect("admin client");
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    let results = admin
+        .create_topics(&[NewTopic::new(name, 3, TopicReplication::Fixed(1))], &options)
+        .await
+        .unwrap_or_else(|e| panic!("creating topic {name}: {e} (is Kafka up on {}?)", bootstrap()));
+    for result in results {
+        result.unwrap_or_else(|(topic, code)| panic!("creating topic {topic}: {code}"));
+    }
+}
+
+/// Reads `count` messages from the beginning of a topic: (key, content-type header, event).
+async fn read_back(topic: &str, count: usize) -> Vec<(String, String, Event)> {
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap())
+        .set("group.id", format!("sensemaker-reader-{}", rand::random::<u32>()))
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    consumer.subscribe(&[topic]).expect("subscribe");
+    let mut out = Vec::new();
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        while out.len() < count {
+            let message = consumer.recv().await.expect("message");
+            let key = String::from_utf8_lossy(message.key().unwrap_or_default()).into_owned();
+            let content_type = message
+                .headers()
+                .and_then(|h| h.iter().find(|h| h.key == "content-type"))
+                .and_then(|h| h.value)
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+                .unwrap_or_default();
+            let event: Event = serde_json::from_slice(message.payload().expect("payload")).expect("CloudEvent");
+            out.push((key, content_type, event));
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("read {} of {count} events from {topic} in time", out.len()));
+    out
+}
+
+#[tokio::test]
+async fn the_kafka_emitter_produces_structured_events_keyed_by_subject() {
+    let topic = format!("sensemaker-{}-{:08x}", std::process::id(), rand::random::<u32>());
+    create_topic(&topic).await;
+    let facts = support::seed_facts();
+    let store: Arc<dyn GraphStore> = Arc::new(EmbeddedStore::in_memory(ProjectionConfig::default()));
+    store.apply(&facts).await.expect("apply");
+    let changes: Vec<Change> = facts.iter().map(|f| Change { before: None, after: f.clone() }).collect();
+
+    let tuning = [KafkaOption::parse("linger.ms=1").expect("option")];
+    let emitter = emitter_from_url(&format!("kafka://{}/{topic}", bootstrap()), &tuning).expect("emitter");
+    assert_eq!(emitter.describe(), format!("kafka://{}/{topic}", bootstrap()));
+    let sensemaker = Sensemaker::new(SensemakerConfig::default(), vec![emitter]);
+    let expected = sensemaker.derive(store.as_ref(), &changes).await.expect("derive");
+    let sent = tokio::time::timeout(TEST_TIMEOUT, sensemaker.observe(store.as_ref(), &changes))
+        .await
+        .expect("in time")
+        .expect("observe");
+    assert_eq!(sent, expected.len());
+    assert_eq!(sensemaker.observe(store.as_ref(), &changes).await.expect("observe"), 0, "already sent");
+
+    let received = read_back(&topic, expected.len()).await;
+    let by_id: BTreeMap<String, &(String, String, Event)> =
+        received.iter().map(|r| (r.2.id().to_string(), r)).collect();
+    assert_eq!(by_id.len(), expected.len(), "each event once");
+    for event in &expected {
+        let (key, content_type, got) = by_id[event.id()];
+        assert_eq!(got, event);
+        assert_eq!(Some(key.as_str()), event.subject());
+        assert_eq!(content_type, "application/cloudevents+json");
+    }
+
+    let refused =
+        emitter_from_url(&format!("kafka://{}/{topic}", bootstrap()), &[KafkaOption::parse("acks=1").unwrap()]);
+    assert!(refused.err().expect("refused").to_string().contains("acks"));
+}
