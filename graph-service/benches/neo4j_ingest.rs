@@ -137,7 +137,7 @@ async fn kafka_to_store(bootstrap: &str, topic: &str, store: Arc<Neo4jStore>, ru
     let source = KafkaSource::new(&config).expect("source");
     let (trigger, shutdown) = Shutdown::new();
     let start = Instant::now();
-    let task = tokio::spawn(source.run(SourceContext { store: store.clone(), shutdown }));
+    let task = tokio::spawn(source.run(SourceContext::for_store(store.clone(), shutdown)));
     loop {
         let c = store.counts().await.expect("counts");
         if c.pipeline_runs + c.task_runs >= runs {

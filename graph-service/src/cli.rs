@@ -8,7 +8,9 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
+use crate::ingest::{DecodeOptions, Ingestor};
 use crate::model::ProjectionConfig;
+use crate::sensemaker::{Sensemaker, SensemakerConfig, emitter_from_url};
 use crate::source::kafka::{KafkaOption, KafkaSourceConfig};
 use crate::store::GraphStore;
 use crate::store::embedded::EmbeddedStore;
@@ -47,6 +49,69 @@ pub struct ServeArgs {
     pub common: CommonArgs,
     #[command(flatten)]
     pub source: SourceArgs,
+    #[command(flatten)]
+    pub events: EventArgs,
+}
+
+/// What comes in (unknown event types) and what goes out (the sensemaker's events).
+#[derive(Args)]
+pub struct EventArgs {
+    /// Accept and skip CloudEvents of types this service does not read, instead of refusing them (HTTP 400, or the
+    /// Kafka dead-letter topic).
+    #[arg(long, env = "GRAPH_SERVICE_IGNORE_UNKNOWN_EVENTS")]
+    pub ignore_unknown_events: bool,
+    /// Emit what the graph learns (CDEvents `pipelinerun.finished`, `artifact.published`; run regressions; new
+    /// critical/high vulnerabilities) to `http(s)://…` (one structured CloudEvent per POST) or
+    /// `kafka://HOST:PORT[,HOST:PORT…]/TOPIC`. Repeatable, or comma-separated in the environment.
+    #[arg(long = "emit", value_name = "URL", env = "GRAPH_SERVICE_EMIT", value_delimiter = ',')]
+    pub emit: Vec<String>,
+    /// A librdkafka setting for Kafka emitters, e.g. `security.protocol=SASL_SSL` (repeatable; values never printed).
+    #[arg(long = "emit-kafka-option", value_name = "KEY=VALUE", value_parser = KafkaOption::parse)]
+    pub emit_kafka_options: Vec<KafkaOption>,
+    /// The CloudEvent `source` of emitted events.
+    #[arg(long, env = "GRAPH_SERVICE_EMIT_SOURCE", default_value = "/tekton-graph")]
+    pub emit_source: String,
+    /// Where readers of emitted events reach this service; their GraphQL links point to `<URL>/graphql`.
+    #[arg(long, env = "GRAPH_SERVICE_PUBLIC_URL", default_value = "http://localhost:8080")]
+    pub public_url: String,
+    /// A finished run is a duration regression when it took more than the previous run × this factor …
+    #[arg(long, env = "GRAPH_SERVICE_REGRESSION_FACTOR", default_value_t = 1.5)]
+    pub regression_factor: f64,
+    /// … and more than the previous run + this many seconds.
+    #[arg(long, env = "GRAPH_SERVICE_REGRESSION_MIN_SECONDS", default_value_t = 30.0)]
+    pub regression_min_seconds: f64,
+}
+
+impl EventArgs {
+    pub fn decode_options(&self) -> DecodeOptions {
+        DecodeOptions { ignore_unknown: self.ignore_unknown_events }
+    }
+
+    /// The ingestor over `store` these settings describe, with a sensemaker when there is somewhere to emit to.
+    pub fn ingestor(&self, store: Arc<dyn GraphStore>) -> anyhow::Result<Ingestor> {
+        let ingestor = Ingestor::new(store).with_options(self.decode_options());
+        if self.emit.is_empty() {
+            return Ok(ingestor);
+        }
+        let emitters = self
+            .emit
+            .iter()
+            .map(|url| {
+                emitter_from_url(url, &self.emit_kafka_options).with_context(|| format!("setting up --emit {url}"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        for emitter in &emitters {
+            tracing::info!(emitter = %emitter.describe(), "emitting what the graph learns");
+        }
+        let config = SensemakerConfig {
+            source: self.emit_source.clone(),
+            public_url: self.public_url.clone(),
+            duration_factor: self.regression_factor,
+            duration_min_seconds: self.regression_min_seconds,
+            ..SensemakerConfig::default()
+        };
+        Ok(ingestor.with_sensemaker(Sensemaker::new(config, emitters)))
+    }
 }
 
 #[derive(Args)]

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Parser;
 use graph_service::cli::{Cli, Command};
+use graph_service::ingest::Ingestor;
 use graph_service::model::ProjectionConfig;
 use graph_service::source::kafka::{KafkaSource, KafkaSourceConfig};
 use graph_service::source::{Shutdown, SourceContext};
@@ -24,7 +25,8 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Serve(args) => {
             let store = args.open_store().await?;
-            serve(store, args.common.listen, args.source.config()).await
+            let ingestor = args.events.ingestor(store)?;
+            serve(Arc::new(ingestor), args.common.listen, args.source.config()).await
         }
         Command::Demo(args) => {
             let config = args.common.projection();
@@ -42,7 +44,7 @@ async fn main() -> anyhow::Result<()> {
             println!(
                 "Try: curl -s {url}/graphql -H 'content-type: application/json' -d '{{\"query\":\"{{ stats {{ pipelineRuns taskRuns }} }}\"}}'"
             );
-            serve(Arc::new(store), args.common.listen, None).await
+            serve(Arc::new(Ingestor::new(Arc::new(store))), args.common.listen, None).await
         }
         Command::Schema => {
             print!("{}", graph_service::api::sdl());
@@ -64,16 +66,12 @@ async fn main() -> anyhow::Result<()> {
 
 /// Serves HTTP and, when configured, runs the Kafka source next to it. Ctrl-C or SIGTERM stops both; a source that
 /// stops on its own (it cannot subscribe) stops the server too.
-async fn serve(
-    store: Arc<dyn GraphStore>,
-    listen: SocketAddr,
-    source: Option<KafkaSourceConfig>,
-) -> anyhow::Result<()> {
+async fn serve(ingestor: Arc<Ingestor>, listen: SocketAddr, source: Option<KafkaSourceConfig>) -> anyhow::Result<()> {
     let (trigger, shutdown) = Shutdown::new();
     let source = match source {
         Some(config) => {
             let source = KafkaSource::new(&config).context("setting up the Kafka source")?;
-            let cx = SourceContext { store: store.clone(), shutdown: shutdown.clone() };
+            let cx = SourceContext { ingest: ingestor.clone(), shutdown: shutdown.clone() };
             Some(tokio::spawn(source.run(cx)))
         }
         None => None,
@@ -87,7 +85,7 @@ async fn serve(
     };
     tracing::info!(%listen, "serving");
     let server = Server::new(TcpListener::bind(listen)).run_with_graceful_shutdown(
-        graph_service::server::app(store),
+        graph_service::server::app_with(ingestor),
         {
             let shutdown = shutdown.clone();
             async move { shutdown.wait().await }

@@ -10,14 +10,20 @@ use poem::{EndpointExt, IntoResponse, Request, Response, Route, get, handler, po
 use serde_json::json;
 
 use crate::api::build_schema;
-use crate::ingest::decode_http;
+use crate::ingest::{Ingestor, decode_http};
 use crate::store::GraphStore;
 
 /// Largest request body `POST /events` accepts.
 pub const MAX_EVENTS_BODY_BYTES: usize = 64 * 1024 * 1024;
 
-/// The application routes over a store.
+/// The application routes over a store, with default ingestion (no sensemaker, unknown event types refused).
 pub fn app(store: Arc<dyn GraphStore>) -> impl poem::Endpoint {
+    app_with(Arc::new(Ingestor::new(store)))
+}
+
+/// The application routes; events are ingested by `ingestor`.
+pub fn app_with(ingestor: Arc<Ingestor>) -> impl poem::Endpoint {
+    let store = ingestor.store().clone();
     let schema = build_schema(store.clone());
     Route::new()
         .at("/", get(index))
@@ -25,6 +31,7 @@ pub fn app(store: Arc<dyn GraphStore>) -> impl poem::Endpoint {
         .at("/graphql", get(graphiql).post(GraphQL::new(schema)))
         .at("/healthz", get(healthz))
         .data(store)
+        .data(ingestor)
 }
 
 #[handler]
@@ -48,27 +55,34 @@ async fn healthz(store: Data<&Arc<dyn GraphStore>>) -> Response {
     }
 }
 
-/// Accepts fact CloudEvents: structured, binary or batch mode. All or nothing: a bad event fails the request with
-/// 400 and the reason, and nothing of it is written.
+/// Accepts CloudEvents (our facts, Tekton's controller events, CDEvents): structured, binary or batch mode. All or
+/// nothing: a bad event fails the request with 400 and the reason, and nothing of it is written.
 #[handler]
-async fn post_events(req: &Request, body: poem::Body, store: Data<&Arc<dyn GraphStore>>) -> Response {
+async fn post_events(req: &Request, body: poem::Body, ingestor: Data<&Arc<Ingestor>>) -> Response {
     let bytes = match body.into_bytes_limit(MAX_EVENTS_BODY_BYTES).await {
         Ok(b) => b.to_vec(),
         Err(e) => {
             return (StatusCode::BAD_REQUEST, format!("cannot read body: {e}")).into_response();
         }
     };
-    let facts = match decode_http(req.headers(), bytes) {
-        Ok(facts) => facts,
+    let decoded = match decode_http(req.headers(), bytes, ingestor.options()) {
+        Ok(decoded) => decoded,
         Err(e) => {
             tracing::warn!(error = %e, "refused events");
             return (StatusCode::BAD_REQUEST, e.to_string()).into_response();
         }
     };
-    match store.apply(&facts).await {
-        Ok(stats) => (
+    let unknown = decoded.ignored;
+    match ingestor.apply(&decoded.facts).await {
+        Ok(report) => (
             StatusCode::ACCEPTED,
-            Json(json!({ "received": facts.len(), "applied": stats.applied, "ignored": stats.ignored })),
+            Json(json!({
+                "received": report.received,
+                "applied": report.applied,
+                "ignored": report.ignored,
+                "ignoredUnknown": unknown,
+                "emitted": report.emitted,
+            })),
         )
             .into_response(),
         Err(e) => {

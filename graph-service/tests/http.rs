@@ -40,7 +40,7 @@ async fn batch_structured_and_binary_events_are_applied() {
         .send()
         .await;
     resp.assert_status(StatusCode::ACCEPTED);
-    resp.assert_json(json!({"received": 20, "applied": 20, "ignored": 0})).await;
+    resp.assert_json(json!({"received": 20, "applied": 20, "ignored": 0, "ignoredUnknown": 0, "emitted": 0})).await;
 
     let resp = cli
         .post("/events")
@@ -72,7 +72,7 @@ async fn batch_structured_and_binary_events_are_applied() {
         .body(serde_json::to_vec(&events[..5]).unwrap())
         .send()
         .await;
-    resp.assert_json(json!({"received": 5, "applied": 0, "ignored": 5})).await;
+    resp.assert_json(json!({"received": 5, "applied": 0, "ignored": 5, "ignoredUnknown": 0, "emitted": 0})).await;
 }
 
 #[tokio::test]

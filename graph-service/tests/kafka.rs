@@ -107,7 +107,7 @@ impl RunningSource {
         let source = KafkaSource::new(config).expect("Kafka source");
         let stats = source.stats();
         let (stop, shutdown) = Shutdown::new();
-        let task = tokio::spawn(source.run(SourceContext { store, shutdown }));
+        let task = tokio::spawn(source.run(SourceContext::for_store(store, shutdown)));
         RunningSource { stop, task, stats }
     }
 

@@ -79,7 +79,7 @@ async fn replay_to_kafka_is_consumed_into_the_graph_one_partition_per_pipelineru
     config.group = unique("graph");
     let source = KafkaSource::new(&config).expect("Kafka source");
     let (stop, shutdown) = Shutdown::new();
-    let task = tokio::spawn(source.run(SourceContext { store: store.clone(), shutdown }));
+    let task = tokio::spawn(source.run(SourceContext::for_store(store.clone(), shutdown)));
     let deadline = tokio::time::Instant::now() + TIMEOUT;
     loop {
         let counts = store.counts().await.expect("counts");

@@ -318,8 +318,8 @@ impl KafkaSource {
                 .headers()
                 .map(|h| h.iter().map(|h| (h.key, h.value.unwrap_or_default())).collect())
                 .unwrap_or_default();
-            match decode_kafka(&headers, message.payload().unwrap_or_default()) {
-                Ok(fact) => facts.push(fact),
+            match decode_kafka(&headers, message.payload().unwrap_or_default(), cx.ingest.options()) {
+                Ok(decoded) => facts.extend(decoded.facts),
                 Err(e) => {
                     let reason = e.to_string();
                     tracing::warn!(
@@ -387,13 +387,14 @@ impl KafkaSource {
     async fn apply(&self, facts: &[tekton_graph_schema::RunFact], cx: &SourceContext) -> bool {
         let mut attempt = 0;
         loop {
-            match cx.store.apply(facts).await {
-                Ok(stats) => {
+            match cx.ingest.apply(facts).await {
+                Ok(report) => {
                     self.stats.applied.fetch_add(facts.len() as u64, Ordering::Relaxed);
                     tracing::debug!(
                         facts = facts.len(),
-                        applied = stats.applied,
-                        ignored = stats.ignored,
+                        applied = report.applied,
+                        ignored = report.ignored,
+                        emitted = report.emitted,
                         "batch applied"
                     );
                     return true;

@@ -21,7 +21,8 @@
 //! # Mapping
 //!
 //! * **Identity** of run subjects (pipelinerun, taskrun, build): namespace = `subject.source`, else
-//!   `context.source`; name = `subject.id`.
+//!   `context.source`; name = `subject.id`; both with `%` and `/` percent-encoded ([`graph_key`]), so the source
+//!   `/event/source/123` is the namespace `%2Fevent%2Fsource%2F123`.
 //! * **pipelinerun** → PipelineRun, pipeline = `content.pipelineName`. **taskrun** → TaskRun, task =
 //!   `content.taskName`, owner = `content.pipelineRun.id` (same namespace). **build** → PipelineRun labelled
 //!   [`SUBJECT_TYPE_LABEL`]` = build`; `build.finished`'s `content.artifactId` (a purl) is an image or artifact.
@@ -257,7 +258,7 @@ fn run_fact(ctx: &Context, subject: &Value) -> Result<RunFact, CdEventError> {
         SubjectKind::TaskRun => {
             fact.task = optional_str(content, &["taskName"], "subject.content.taskName")?.map(str::to_string);
             let parent = optional_str(content, &["pipelineRun", "id"], "subject.content.pipelineRun.id")?;
-            fact.pipeline_run = parent.map(|name| OwnerRef { name: name.to_string(), uid: None });
+            fact.pipeline_run = parent.map(|name| OwnerRef { name: graph_key(name), uid: None });
         }
         SubjectKind::Build => {
             fact.labels.insert(SUBJECT_TYPE_LABEL.to_string(), "build".to_string());
@@ -366,6 +367,13 @@ fn source_fact(change_id: &str, repository_url: Option<String>, ctx: &Context) -
     }
 }
 
+/// A CDEvent source or id as a run's namespace or name. Both are free text (`/event/source/123`), while the graph
+/// writes a run as `namespace/name`, as Kubernetes names never contain `/`: so `%` and `/` are percent-encoded
+/// (`%2Fevent%2Fsource%2F123`), which keeps distinct sources distinct.
+pub fn graph_key(raw: &str) -> String {
+    raw.replace('%', "%25").replace('/', "%2F")
+}
+
 /// The fact every event starts from: identity, provenance annotations and the chain's trigger.
 fn base_fact(ctx: &Context, kind: RunKind, namespace: &str, name: &str) -> RunFact {
     let mut annotations = BTreeMap::from([(EVENT_IDS_ANNOTATION.to_string(), ctx.event_key.clone())]);
@@ -383,8 +391,8 @@ fn base_fact(ctx: &Context, kind: RunKind, namespace: &str, name: &str) -> RunFa
         kind,
         api_version: None,
         uid: None,
-        namespace: namespace.to_string(),
-        name: name.to_string(),
+        namespace: graph_key(namespace),
+        name: graph_key(name),
         name_derived: false,
         resource_version: Some("1".to_string()),
         generation: None,

@@ -10,7 +10,8 @@ use tekton_translate::cdevents::{
     CHAIN_ID_ANNOTATION, CdEventError, SUBJECT_TYPE_LABEL, URL_ANNOTATION, is_cdevent_type, translate_cdevent,
 };
 
-const SOURCE: &str = "/event/source/123";
+/// `/event/source/123`, the fixtures' source, as a namespace (`/` is percent-encoded).
+const SOURCE: &str = "%2Fevent%2Fsource%2F123";
 const EVENT_ID: &str = "271069a8-fc18-44f1-b38f-9d70a1695819";
 const CHAIN: &str = "4c8cb7dd-3448-41de-8768-eec704e2829b";
 const TIMESTAMP: &str = "2023-03-20T14:27:05.315384Z";
@@ -243,7 +244,7 @@ fn a_trigger_link_names_the_chain_when_there_is_no_chain_id() {
     context.remove("chainId");
     context.remove("links");
     let f = translate(&e);
-    assert_eq!(f.name, "pkg:golang/mygit.com/myorg/myapp@234fd47e07d1004f0aed9c");
+    assert_eq!(f.name, "pkg:golang%2Fmygit.com%2Fmyorg%2Fmyapp@234fd47e07d1004f0aed9c", "`/` is percent-encoded");
     assert_eq!(f.supply_chain.trigger, None);
 }
 
