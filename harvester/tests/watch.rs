@@ -273,3 +273,70 @@ async fn a_missing_namespace_lists_nothing_and_a_bad_kubeconfig_fails_fast() {
     assert!(listed.iter().all(|l| l.starts_with("listed 0 ")), "{listed:#?}");
     stop_cleanly(process);
 }
+
+/// The deployment's RBAC (deploy/kubernetes/rbac.yaml), applied under unique names, is enough for
+/// `--all-namespaces`: the harvester authenticates as the ServiceAccount and lists and watches every namespace.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_deployed_rbac_is_enough_to_watch_every_namespace() {
+    let cluster = Cluster::connect().await;
+    let ns = cluster.namespace("watch-rbac").await;
+    let account = apply_deployed_rbac(&cluster, &ns).await;
+    let kubeconfig = cluster.kubeconfig_for(&ns, &account).await;
+    cluster.create_run(&ns, &fixture(LIGHTHOUSE).remove(0)).await;
+
+    let mut process =
+        WatchProcess::start_with(kubeconfig.path(), &["--all-namespaces", "--sink", "-"], Stdout::Capture);
+    process.wait_for_stderr("listed ", 2, WAIT).await;
+    let deadline = std::time::Instant::now() + WAIT;
+    let subject = format!("PipelineRun/{ns}/{LIGHTHOUSE_NAME}");
+    while !process.stdout().iter().any(|l| l.contains(&subject)) {
+        assert!(std::time::Instant::now() < deadline, "{subject} not watched: {:#?}", process.stderr());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let stderr = stop_cleanly(process);
+    // Other tests' deliberately bad runs are reported too (all namespaces): only access errors matter here.
+    let denied = |l: &String| l.starts_with("error: ") && (l.contains("forbidden") || l.contains("403"));
+    assert!(!stderr.iter().any(denied), "access denied: {stderr:#?}");
+}
+
+/// Creates rbac.yaml's ServiceAccount in `namespace` and its ClusterRole and binding under names unique to this
+/// run; returns the ServiceAccount's name.
+async fn apply_deployed_rbac(cluster: &Cluster, namespace: &str) -> String {
+    use kube::api::{Api, DynamicObject, PostParams};
+    use kube::core::{ApiResource, GroupVersionKind};
+
+    let path = support::cluster::testdata().join("../deploy/kubernetes/rbac.yaml");
+    let text = std::fs::read_to_string(&path).expect("rbac.yaml");
+    let mut account = String::new();
+    for document in serde_yaml_ng::Deserializer::from_str(&text) {
+        let mut object: Value = serde::Deserialize::deserialize(document).expect("YAML document");
+        let unique = format!("{namespace}-{}", object["metadata"]["name"].as_str().expect("name"));
+        let kind = object["kind"].as_str().expect("kind").to_string();
+        let (group, version) = match object["apiVersion"].as_str().expect("apiVersion").split_once('/') {
+            Some((group, version)) => (group.to_string(), version.to_string()),
+            None => (String::new(), "v1".to_string()),
+        };
+        let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(&group, &version, &kind));
+        object["metadata"]["namespace"] = namespace.into();
+        match kind.as_str() {
+            "ServiceAccount" => account = object["metadata"]["name"].as_str().expect("name").to_string(),
+            "ClusterRole" => object["metadata"]["name"] = unique.clone().into(),
+            "ClusterRoleBinding" => {
+                object["metadata"]["name"] = unique.clone().into();
+                object["roleRef"]["name"] =
+                    format!("{namespace}-{}", object["roleRef"]["name"].as_str().expect("role")).into();
+                object["subjects"][0]["namespace"] = namespace.into();
+            }
+            other => panic!("unexpected {other} in rbac.yaml"),
+        }
+        let api: Api<DynamicObject> = if kind == "ServiceAccount" {
+            Api::namespaced_with(cluster.client.clone(), namespace, &resource)
+        } else {
+            object["metadata"].as_object_mut().expect("metadata").remove("namespace");
+            Api::all_with(cluster.client.clone(), &resource)
+        };
+        let object: DynamicObject = serde_json::from_value(object).expect("object");
+        api.create(&PostParams::default(), &object).await.unwrap_or_else(|e| panic!("create {kind}: {e}"));
+    }
+    account
+}

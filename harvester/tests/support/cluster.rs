@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::authentication::v1::TokenRequest;
+use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::ApiResource;
@@ -83,6 +84,26 @@ impl Cluster {
     pub async fn set_labels(&self, namespace: &str, kind: &str, name: &str, labels: Value) {
         let patch = Patch::Merge(json!({ "metadata": { "labels": labels } }));
         self.runs(namespace, kind).patch(name, &PatchParams::default(), &patch).await.expect("patch labels");
+    }
+
+    /// A kubeconfig file like `$KUBECONFIG` but authenticating as a ServiceAccount, with a short-lived token from
+    /// the TokenRequest API: what an in-cluster pod would be.
+    pub async fn kubeconfig_for(&self, namespace: &str, service_account: &str) -> tempfile::NamedTempFile {
+        let request: TokenRequest =
+            serde_json::from_value(json!({"spec": {"audiences": [], "expirationSeconds": 600}})).expect("request");
+        let accounts = Api::<ServiceAccount>::namespaced(self.client.clone(), namespace);
+        let token = accounts.create_token_request(service_account, &PostParams::default(), &request).await;
+        let token = token.expect("token request").status.expect("token").token;
+        let path = kubeconfig();
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let mut config: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).expect("kubeconfig YAML");
+        let users = config["users"].as_sequence_mut().expect("users");
+        for user in users {
+            user["user"] = serde_yaml_ng::to_value(json!({ "token": token })).expect("user");
+        }
+        let file = tempfile::NamedTempFile::new().expect("temp file");
+        std::fs::write(file.path(), serde_yaml_ng::to_string(&config).expect("YAML")).expect("write kubeconfig");
+        file
     }
 
     pub async fn delete(&self, namespace: &str, kind: &str, name: &str) {

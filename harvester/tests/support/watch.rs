@@ -2,6 +2,7 @@
 //! with SIGTERM as Kubernetes stops a pod.
 
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -26,8 +27,13 @@ pub struct WatchProcess {
 impl WatchProcess {
     /// Starts `harvester watch --kubeconfig $KUBECONFIG ARGS…`.
     pub fn start(args: &[&str], stdout: Stdout) -> Self {
+        Self::start_with(&kubeconfig(), args, stdout)
+    }
+
+    /// Starts `harvester watch --kubeconfig KUBECONFIG ARGS…`.
+    pub fn start_with(kubeconfig: &Path, args: &[&str], stdout: Stdout) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_harvester"));
-        command.arg("watch").arg("--kubeconfig").arg(kubeconfig()).args(args);
+        command.arg("watch").arg("--kubeconfig").arg(kubeconfig).args(args);
         for var in ["HARVESTER_SINK", "HARVESTER_NAMESPACES", "HARVESTER_ALL_NAMESPACES", "HARVESTER_SELECTOR"] {
             command.env_remove(var);
         }
