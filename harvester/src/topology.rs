@@ -82,7 +82,9 @@ pub async fn watch(
             }
             watched = rx.recv() => match watched {
                 Some(Watched::Item(item)) => {
-                    delivery.reporter.object_seen(is_deletion(&item));
+                    if item.payload.is_ok() {
+                        delivery.reporter.object_seen(is_deletion(&item));
+                    }
                     if delivery.send(item).await? {
                         watchers.relist();
                     }

@@ -154,17 +154,19 @@ async fn client(config: &KubeSourceConfig) -> Result<Client, KubeError> {
 /// Per kind, the first of [`VERSIONS`] the API server serves.
 async fn discover(client: &Client) -> Result<Vec<ApiResource>, KubeError> {
     let group = discovery::group(client, GROUP).await.map_err(|e| KubeError::Discovery(error_chain(&e)))?;
+    let served = |version: &str| group.versioned_resources(version).into_iter().map(|(r, _)| r).collect();
     let mut found = Vec::new();
     for kind in KINDS {
-        let resource = VERSIONS
-            .iter()
-            .find_map(|version| group.versioned_resources(version).into_iter().find(|(r, _)| r.kind == *kind))
-            .map(|(resource, _)| resource)
-            .ok_or(KubeError::NotServed { kind })?;
+        let resource = choose(served, kind).ok_or(KubeError::NotServed { kind })?;
         tracing::info!(kind, api_version = %resource.api_version, "watching");
         found.push(resource);
     }
     Ok(found)
+}
+
+/// The resource of `kind` at the first of [`VERSIONS`] that `served(version)` lists it in.
+fn choose(served: impl Fn(&str) -> Vec<ApiResource>, kind: &str) -> Option<ApiResource> {
+    VERSIONS.iter().find_map(|version| served(version).into_iter().find(|r| r.kind == kind))
 }
 
 /// Watches every target until the receiver is dropped. Watch errors are emitted as items and retried with
@@ -287,6 +289,27 @@ mod tests {
             plural: "pipelineruns".into(),
         };
         Target { resource, namespace: namespace.map(String::from) }
+    }
+
+    #[test]
+    fn v1_is_preferred_and_v1beta1_is_the_fallback() {
+        let resource = |version: &str, kind: &str| ApiResource {
+            group: GROUP.into(),
+            version: version.into(),
+            api_version: format!("{GROUP}/{version}"),
+            kind: kind.into(),
+            plural: format!("{}s", kind.to_lowercase()),
+        };
+        // An old Tekton (v1beta1 only), a current one (both), and one whose v1 lacks TaskRuns.
+        let old =
+            |v: &str| if v == "v1beta1" { vec![resource(v, "PipelineRun"), resource(v, "TaskRun")] } else { vec![] };
+        let both = |v: &str| vec![resource(v, "PipelineRun"), resource(v, "TaskRun")];
+        let partial = |v: &str| if v == "v1" { vec![resource(v, "PipelineRun")] } else { both(v) };
+        let version = |r: Option<ApiResource>| r.map(|r| r.api_version);
+        assert_eq!(version(choose(old, "PipelineRun")).as_deref(), Some("tekton.dev/v1beta1"));
+        assert_eq!(version(choose(both, "PipelineRun")).as_deref(), Some("tekton.dev/v1"));
+        assert_eq!(version(choose(partial, "TaskRun")).as_deref(), Some("tekton.dev/v1beta1"));
+        assert_eq!(version(choose(|_| vec![], "TaskRun")), None);
     }
 
     fn object(extra: serde_json::Value) -> DynamicObject {
