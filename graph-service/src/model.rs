@@ -11,6 +11,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use tekton_graph_schema::{RunFact, RunKey, RunKind};
+use tekton_translate::cdevents::{CHAIN_EVENT_LISTENER, CHAIN_TRIGGER_KIND};
 
 /// The kinds of node in the supply-chain graph.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -235,7 +236,10 @@ pub fn project(fact: &RunFact, config: &ProjectionConfig) -> Vec<Edge> {
             if let Some(t) = &fact.supply_chain.trigger
                 && let (Some(listener), Some(trigger)) = (&t.event_listener, &t.trigger)
             {
-                edges.push(Edge::new(run.clone(), EdgeKind::TriggeredBy, NodeId::trigger(ns, listener, trigger)));
+                // A CDEvents chain spans producers, and each producer's runs live in their own namespace (its
+                // source), so the chain's Trigger is not scoped by namespace.
+                let scope = if t.kind.as_deref() == Some(CHAIN_TRIGGER_KIND) { CHAIN_EVENT_LISTENER } else { ns };
+                edges.push(Edge::new(run.clone(), EdgeKind::TriggeredBy, NodeId::trigger(scope, listener, trigger)));
             }
             if let Some(system) = config.system_of(fact) {
                 let system = NodeId::system(&system);

@@ -206,3 +206,31 @@ async fn cdevents_of_every_spec_version_land_in_the_graph() {
         assert_eq!(data["image"]["producedBy"][0]["name"], "mySubject123", "{}: {data}", engine.name);
     }
 }
+
+/// The runs of one CDEvents chain share one Trigger node, even when their producers (sources) differ.
+#[tokio::test]
+async fn one_chain_is_one_trigger_across_producers() {
+    use graph_service::model::{EdgeKind, NodeId};
+    let chain = "4c8cb7dd-3448-41de-8768-eec704e2829b";
+    let mut run = read_json("cdevents/cdevent-v0.4.1-pipelinerun-started.json");
+    run["subject"]["source"] = json!("/another/producer");
+    let artifact = read_json("cdevents/cdevent-v0.4.1-artifact-packaged.json");
+    for engine in support::engines(ProjectionConfig::default()).await {
+        let cli = client(engine.store.clone(), DecodeOptions::default());
+        post_cdevent(&cli, &run).await.assert_status(StatusCode::ACCEPTED);
+        post_cdevent(&cli, &artifact).await.assert_status(StatusCode::ACCEPTED);
+        let trigger = NodeId::trigger("cdevents", "cdevents", chain);
+        let edges = engine.store.edges(&[trigger], Some(&[EdgeKind::TriggeredBy])).await.expect("edges");
+        let mut runs: Vec<String> = edges.iter().map(|e| e.from.0.clone()).collect();
+        runs.sort();
+        assert_eq!(
+            runs,
+            [
+                format!("pipelinerun:%2Fanother%2Fproducer/mySubject123"),
+                format!("pipelinerun:%2Fevent%2Fsource%2F123/{chain}"),
+            ],
+            "{}",
+            engine.name
+        );
+    }
+}
