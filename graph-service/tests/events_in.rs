@@ -226,7 +226,7 @@ async fn one_chain_is_one_trigger_across_producers() {
         assert_eq!(
             runs,
             [
-                format!("pipelinerun:%2Fanother%2Fproducer/mySubject123"),
+                "pipelinerun:%2Fanother%2Fproducer/mySubject123".to_string(),
                 format!("pipelinerun:%2Fevent%2Fsource%2F123/{chain}"),
             ],
             "{}",
