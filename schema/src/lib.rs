@@ -9,6 +9,7 @@
 //! This crate is a leaf: it does no IO and knows nothing about Tekton's object shapes (that is the translator's job)
 //! or about storage (the graph service's).
 
+pub mod canonical;
 pub mod envelope;
 pub mod fact;
 pub mod kafka;

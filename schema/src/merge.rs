@@ -31,7 +31,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::Value;
+
+use crate::canonical::canonical_json;
 
 use crate::fact::{OwnerRef, RunFact, RunStatus, SourceFact, SupplyChain, TriggerFact};
 
@@ -154,44 +155,10 @@ fn union<T: Serialize + Clone>(a: &[T], b: &[T]) -> Vec<T> {
 }
 
 fn canonical_key<T: Serialize>(item: &T) -> String {
-    let mut out = String::new();
     // Our fact types always serialize (no non-string map keys); an empty key would only merge them as equal.
-    if let Ok(value) = serde_json::to_value(item) {
-        write_canonical(&value, &mut out);
-    }
-    out
+    serde_json::to_value(item).map(|value| canonical_json(&value)).unwrap_or_default()
 }
 
-/// JSON with object keys sorted at every level: `serde_json::Map` keeps insertion order when another crate in the
-/// build turns on `preserve_order`, and the order must not depend on that.
-fn write_canonical(value: &Value, out: &mut String) {
-    match value {
-        Value::Object(map) => {
-            let sorted: BTreeMap<&String, &Value> = map.iter().collect();
-            out.push('{');
-            for (i, (key, v)) in sorted.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String(key.clone()).to_string());
-                out.push(':');
-                write_canonical(v, out);
-            }
-            out.push('}');
-        }
-        Value::Array(items) => {
-            out.push('[');
-            for (i, v) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_canonical(v, out);
-            }
-            out.push(']');
-        }
-        scalar => out.push_str(&scalar.to_string()),
-    }
-}
 
 /// Outcome first (a final outcome beats any other), and the condition fields with it: they describe that
 /// outcome, so the losing side's are dropped. The times join on their own.
