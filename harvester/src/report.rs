@@ -112,3 +112,15 @@ impl Reporter {
         eprintln!("{}", self.watch_summary("stopped watching:"));
     }
 }
+
+/// An error with its sources: client libraries' own messages ("error sending request") hide the cause.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -41,6 +41,7 @@ const ENFORCED_PRODUCER: &[&str] = &["bootstrap.servers", "enable.idempotence", 
 const ERROR_PAUSE: Duration = Duration::from_millis(100);
 
 pub use tekton_graph_schema::kafka::KafkaOption;
+use tekton_graph_schema::kafka::{parse_brokers_and_topic, valid_topic};
 
 /// Configuration of the Kafka source.
 #[derive(Debug, Clone, PartialEq)]
@@ -94,16 +95,7 @@ impl KafkaSourceConfig {
         };
         let rest = url.strip_prefix("kafka://").ok_or_else(|| bad("not a kafka:// URL"))?;
         let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
-        let (brokers, topic) = path.split_once('/').ok_or_else(|| bad("no topic"))?;
-        let broker_ok = |b: &str| {
-            b.rsplit_once(':').is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0))
-        };
-        if !brokers.split(',').all(broker_ok) {
-            return Err(bad("brokers must be HOST:PORT"));
-        }
-        if !valid_topic(topic) {
-            return Err(bad("a topic name is 1–249 of [A-Za-z0-9._-]"));
-        }
+        let (brokers, topic) = parse_brokers_and_topic(path).map_err(bad)?;
         let mut config = KafkaSourceConfig::new(brokers, topic);
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             match pair.split_once('=') {
@@ -121,12 +113,6 @@ impl KafkaSourceConfig {
     fn backoff(&self, attempt: u32) -> Duration {
         self.first_backoff.saturating_mul(2u32.saturating_pow(attempt)).min(self.max_backoff)
     }
-}
-
-fn valid_topic(topic: &str) -> bool {
-    !topic.is_empty()
-        && topic.len() <= 249
-        && topic.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
 /// Counters of one source, for tests and health.

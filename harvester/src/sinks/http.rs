@@ -9,6 +9,7 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use tekton_graph_schema::envelope::BATCH_CONTENT_TYPE;
 
 use super::SinkError;
+use crate::report::error_chain;
 
 /// First retry delay; doubled per attempt up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
@@ -102,18 +103,6 @@ impl HttpSink {
 
 fn backoff(retry: u32) -> Duration {
     FIRST_BACKOFF.saturating_mul(2u32.saturating_pow(retry)).min(MAX_BACKOFF)
-}
-
-/// An error with its sources: reqwest's own message ("error sending request") hides the cause.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 fn truncate(text: &str, max: usize) -> String {

@@ -36,17 +36,10 @@ impl SinkTarget {
     }
 }
 
-/// `HOST:PORT[,HOST:PORT…]/TOPIC` (after `kafka://`); a topic name is at most 249 of `[A-Za-z0-9._-]`.
+/// `HOST:PORT[,HOST:PORT…]/TOPIC` (after `kafka://`).
 fn parse_kafka(rest: &str) -> Option<SinkTarget> {
-    let (brokers, topic) = rest.split_once('/')?;
-    let broker_ok = |b: &str| {
-        b.rsplit_once(':').is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0))
-    };
-    let topic_ok = !topic.is_empty()
-        && topic.len() <= 249
-        && topic.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-    (brokers.split(',').all(broker_ok) && topic_ok)
-        .then(|| SinkTarget::Kafka { brokers: brokers.to_string(), topic: topic.to_string() })
+    let (brokers, topic) = tekton_graph_schema::kafka::parse_brokers_and_topic(rest).ok()?;
+    Some(SinkTarget::Kafka { brokers: brokers.to_string(), topic: topic.to_string() })
 }
 
 #[derive(Debug, Clone, Args)]

@@ -23,6 +23,7 @@ use futures::stream::{self, BoxStream, StreamExt};
 use tokio::sync::mpsc;
 
 use super::{Payload, SourceError, SourceItem};
+use crate::report::error_chain;
 
 /// The Tekton API group and the kinds watched in it.
 const GROUP: &str = "tekton.dev";
@@ -260,18 +261,6 @@ fn object_item(target: &Target, mut object: DynamicObject, deleted: bool) -> Sou
 
 fn deletion_time(object: &serde_json::Value) -> Option<DateTime<Utc>> {
     object.pointer("/metadata/deletionTimestamp")?.as_str()?.parse().ok()
-}
-
-/// An error with its sources: kube's messages often hide the HTTP or TLS cause one level down.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

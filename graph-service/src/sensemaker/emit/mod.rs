@@ -68,14 +68,7 @@ pub fn emitter_from_url(url: &str, kafka_options: &[KafkaOption]) -> Result<Box<
 
 /// `HOST:PORT[,HOST:PORT…]/TOPIC` after `kafka://`.
 fn parse_kafka(rest: &str) -> Option<(&str, &str)> {
-    let (brokers, topic) = rest.split_once('/')?;
-    let broker_ok = |b: &str| {
-        b.rsplit_once(':').is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0))
-    };
-    let topic_ok = !topic.is_empty()
-        && topic.len() <= 249
-        && topic.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-    (brokers.split(',').all(broker_ok) && topic_ok).then_some((brokers, topic))
+    tekton_graph_schema::kafka::parse_brokers_and_topic(rest).ok()
 }
 
 /// An error with its sources: client libraries' own messages ("error sending request") hide the cause.
