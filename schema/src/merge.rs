@@ -159,7 +159,6 @@ fn canonical_key<T: Serialize>(item: &T) -> String {
     serde_json::to_value(item).map(|value| canonical_json(&value)).unwrap_or_default()
 }
 
-
 /// Outcome first (a final outcome beats any other), and the condition fields with it: they describe that
 /// outcome, so the losing side's are dropped. The times join on their own.
 fn merge_status(a: &RunStatus, b: &RunStatus) -> RunStatus {
