@@ -2,7 +2,8 @@
 # The project's test command (the README's second command). Starts real Kafka and Neo4j (scripts/services.sh:
 # fetched from Maven Central on first use, cached outside the clone), runs every test of the workspace against
 # them — the conformance suite runs against the embedded store and Neo4j — and stops them again.
-# Tests that need an engine fail (never skip) when it is missing.
+# The web UI's browser tests drive Debian's headless Chromium through chromedriver (scripts/browser-deps.sh installs
+# both). Tests that need an engine or the browser fail (never skip) when it is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,7 @@ cleanup() { [ "$keep" = 1 ] || scripts/services.sh down >/dev/null 2>&1 || true;
 trap cleanup EXIT
 
 scripts/build-deps.sh
+scripts/browser-deps.sh
 scripts/services.sh up
 eval "$(scripts/services.sh env)"
 cargo test --workspace --locked "$@"

@@ -8,6 +8,7 @@ WHERE r.fact IS NOT NULL
   AND ($repository IS NULL OR r.repository = $repository)
   AND ($since IS NULL OR r.sortMillis >= $since)
   AND ($until IS NULL OR r.sortMillis < $until)
+  AND ($system IS NULL OR EXISTS { (r)-[:BELONGS_TO]->(:Node {id: $system}) })
   AND ($after IS NULL
        OR r.sortMillis < $after.sortMillis
        OR (r.sortMillis = $after.sortMillis

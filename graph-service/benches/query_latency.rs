@@ -16,6 +16,10 @@
 //! Every answer is checked (no errors; the image has a builder, a TaskRun, a commit and scans; the diff has a head;
 //! the lineage has more than its root) and anomalies are counted and the first one printed.
 //!
+//! Then the web UI's main pages — Runs (`/`), Run, Diff and Image — are rendered through the HTTP app in-process
+//! (routing, the page's GraphQL queries, HTML and SVG), each next to the GraphQL query (or queries) the page runs,
+//! timed alone on the same picks: the baseline a page cannot beat.
+//!
 //! Environment: `BENCH_PIPELINE_RUNS` (build PipelineRuns, default 100000; scan runs come on top),
 //! `BENCH_QUERIES` (2000), `BENCH_SEED` (42), `BENCH_BATCH` (500), `BENCH_STORE` (`memory`, `durable` or `neo4j`: the
 //! Neo4j of `NEO4J_URI`/`NEO4J_USER`/`NEO4J_PASSWORD`, emptied first; RSS is then the bench's, not the server's).
@@ -440,8 +444,148 @@ fn main() {
     for row in rows.iter().filter(|r| r.anomalies > 0) {
         println!("first anomaly of {}: {}", row.name, row.first_anomaly.as_deref().unwrap_or_default());
     }
+    let pages = page_rows(&rt, &store, &schema, &built.picks, queries, config.seed);
+    println!();
+    println!(
+        "{:<34} {:>6} {:>10} {:>10} {:>10} {:>10} {:>9}",
+        "web UI page vs its GraphQL", "n", "p50 ms", "p99 ms", "mean ms", "max ms", "anomalies"
+    );
+    for row in &pages {
+        let n = row.times.len();
+        let mean = row.times.iter().sum::<Duration>() / n as u32;
+        println!(
+            "{:<34} {:>6} {:>10.3} {:>10.3} {:>10.3} {:>10.3} {:>9}",
+            row.name,
+            n,
+            ms(percentile(&row.times, 0.50)),
+            ms(percentile(&row.times, 0.99)),
+            ms(mean),
+            ms(row.times[n - 1]),
+            row.anomalies
+        );
+    }
+    for row in pages.iter().filter(|r| r.anomalies > 0) {
+        println!("first anomaly of {}: {}", row.name, row.first_anomaly.as_deref().unwrap_or_default());
+    }
+    rows.extend(pages);
     let (rss, hwm) = rss_mib();
     println!("RSS after queries {rss:.0} MiB (peak {hwm:.0} MiB)");
     let anomalies: usize = rows.iter().map(|r| r.anomalies).sum();
     assert!(!smoke || anomalies == 0, "{anomalies} anomalous answers");
+}
+
+/// A page's path and the GraphQL requests (query, variables) it makes.
+type PageRequest = (String, Vec<(&'static str, Value)>);
+
+/// One page of the web UI: its path and the GraphQL requests it makes, for the same pick.
+struct PageCase {
+    name: &'static str,
+    graphql_name: &'static str,
+    /// The page and its requests for a random pick.
+    pick: Box<dyn Fn(&mut StdRng) -> PageRequest>,
+    /// Text every rendered page must hold.
+    marker: &'static str,
+}
+
+fn path_segment(text: &str) -> String {
+    graph_service::ui::segment(text)
+}
+
+/// Times each page through the HTTP app and, on the same picks, the GraphQL requests the page makes.
+fn page_rows(
+    rt: &tokio::runtime::Runtime,
+    store: &Arc<dyn GraphStore>,
+    schema: &graph_service::api::GraphSchema,
+    picks: &Picks,
+    queries: usize,
+    seed: u64,
+) -> Vec<Row> {
+    use graph_service::ui::queries;
+    let client = poem::test::TestClient::new(graph_service::server::app(store.clone()));
+    let images = picks.images.items.clone();
+    let builds = picks.builds.items.clone();
+    let builds_for_run = builds.clone();
+    let builds_for_diff = builds.clone();
+    let cases = vec![
+        PageCase {
+            name: "page: Runs (/)",
+            graphql_name: "  GraphQL of Runs",
+            pick: Box::new(|_| {
+                ("/".to_string(), vec![(queries::RUNS, json!({"filter": {}, "first": 50, "after": null}))])
+            }),
+            marker: r#"id="runs""#,
+        },
+        PageCase {
+            name: "page: Run (/runs/NS/NAME)",
+            graphql_name: "  GraphQL of Run",
+            pick: Box::new(move |rng| {
+                let (ns, name) = &builds_for_run[rng.random_range(0..builds_for_run.len())];
+                let path = format!("/runs/{}/{}", path_segment(ns), path_segment(name));
+                (path, vec![(queries::RUN, json!({"namespace": ns, "name": name}))])
+            }),
+            marker: r#"id="dag""#,
+        },
+        PageCase {
+            name: "page: Diff (/runs/NS/NAME/diff)",
+            graphql_name: "  GraphQL of Diff",
+            pick: Box::new(move |rng| {
+                let (ns, name) = &builds_for_diff[rng.random_range(0..builds_for_diff.len())];
+                let path = format!("/runs/{}/{}/diff", path_segment(ns), path_segment(name));
+                (path, vec![(queries::DIFF, json!({"namespace": ns, "name": name, "against": null}))])
+            }),
+            marker: "against-form",
+        },
+        PageCase {
+            name: "page: Image (/images/DIGEST)",
+            graphql_name: "  GraphQL of Image",
+            pick: Box::new(move |rng| {
+                let digest = &images[rng.random_range(0..images.len())];
+                let path = format!("/images/{}", path_segment(digest));
+                let lineage = json!({"ref": format!("image:{digest}"), "depth": 3});
+                (path, vec![(queries::IMAGE, json!({"digest": digest})), (queries::IMAGE_LINEAGE, lineage)])
+            }),
+            marker: r#"id="lineage""#,
+        },
+    ];
+    let mut rng = StdRng::seed_from_u64(seed ^ 0xface);
+    let mut rows = Vec::new();
+    for case in &cases {
+        let new_row =
+            |name| Row { name, times: Vec::with_capacity(queries), anomalies: 0, first_anomaly: None, answer_bytes: 0 };
+        let (mut page, mut graphql) = (new_row(case.name), new_row(case.graphql_name));
+        for round in 0..queries.min(200) + queries {
+            let (path, requests) = (case.pick)(&mut rng);
+            let start = Instant::now();
+            let response = rt.block_on(client.get(&path).send());
+            let status = response.0.status();
+            let body = rt.block_on(response.0.into_body().into_string()).unwrap_or_default();
+            let elapsed = start.elapsed();
+            let start = Instant::now();
+            let mut errors = Vec::new();
+            for (query, variables) in requests {
+                let answer =
+                    rt.block_on(schema.execute(Request::new(query).variables(Variables::from_json(variables))));
+                errors.extend(answer.errors.into_iter().map(|e| e.message));
+            }
+            let graphql_elapsed = start.elapsed();
+            if round < queries.min(200) {
+                continue;
+            }
+            page.times.push(elapsed);
+            graphql.times.push(graphql_elapsed);
+            page.answer_bytes += body.len();
+            if !status.is_success() || !body.contains(case.marker) {
+                page.anomalies += 1;
+                page.first_anomaly.get_or_insert_with(|| format!("{path}: {status}, marker {} missing", case.marker));
+            }
+            if !errors.is_empty() {
+                graphql.anomalies += 1;
+                graphql.first_anomaly.get_or_insert_with(|| format!("{path}: {errors:?}"));
+            }
+        }
+        page.times.sort();
+        graphql.times.sort();
+        rows.extend([page, graphql]);
+    }
+    rows
 }

@@ -278,9 +278,16 @@ pub struct CommonArgs {
     /// Label whose value names a run's System (default: the run's repository).
     #[arg(long, env = "GRAPH_SERVICE_SYSTEM_LABEL")]
     pub system_label: Option<String>,
+    /// Base URL of a Tekton Dashboard: the web UI links each run to its logs there.
+    #[arg(long, env = "GRAPH_SERVICE_DASHBOARD_URL")]
+    pub dashboard_url: Option<String>,
 }
 
 impl CommonArgs {
+    pub fn ui(&self) -> crate::ui::UiConfig {
+        crate::ui::UiConfig { dashboard_url: self.dashboard_url.clone() }
+    }
+
     pub fn projection(&self) -> ProjectionConfig {
         ProjectionConfig { system_label: self.system_label.clone() }
     }

@@ -1,6 +1,6 @@
 //! Bundled sample data for `graph-service demo`: the seed-conventions scenario (four builds of one repository, a
-//! failed build re-run from the Dashboard, each image scanned) plus real Tekton objects from Chains, Lighthouse
-//! and the Dashboard.
+//! failed build re-run from the Dashboard, each image scanned) plus real Tekton objects from Chains, Lighthouse,
+//! the Dashboard and a Konflux build (a 14-task DAG with `finally` and skipped tasks, and seven of its TaskRuns).
 
 use tekton_graph_schema::RunFact;
 
@@ -21,6 +21,46 @@ pub const SAMPLES: &[(&str, &str)] = &[
     (
         "taskrun-v1-lighthouse-succeeded-steps.yaml",
         include_str!("../../testdata/tekton/taskrun-v1-lighthouse-succeeded-steps.yaml"),
+    ),
+    (
+        "pipelinerun-v1beta1-pipeline-service-exporter-build-finally-skipped-childrefs.yaml",
+        include_str!(
+            "../../testdata/tekton/pipelinerun-v1beta1-pipeline-service-exporter-build-finally-skipped-childrefs.yaml"
+        ),
+    ),
+    (
+        "taskrun-v1beta1-pipeline-service-exporter-clone-repository-commit-url.yaml",
+        include_str!(
+            "../../testdata/tekton/taskrun-v1beta1-pipeline-service-exporter-clone-repository-commit-url.yaml"
+        ),
+    ),
+    (
+        "taskrun-v1beta1-pipeline-service-exporter-build-container-image-digest-steps.yaml",
+        include_str!(
+            "../../testdata/tekton/taskrun-v1beta1-pipeline-service-exporter-build-container-image-digest-steps.yaml"
+        ),
+    ),
+    (
+        "taskrun-v1beta1-pipeline-service-exporter-clair-scan-vulnerability-counts.yaml",
+        include_str!(
+            "../../testdata/tekton/taskrun-v1beta1-pipeline-service-exporter-clair-scan-vulnerability-counts.yaml"
+        ),
+    ),
+    (
+        "taskrun-v1beta1-pipeline-service-exporter-show-summary-finally.yaml",
+        include_str!("../../testdata/tekton/taskrun-v1beta1-pipeline-service-exporter-show-summary-finally.yaml"),
+    ),
+    (
+        "taskrun-v1beta1-pipeline-service-exporter-init-build-result.yaml",
+        include_str!("../../testdata/tekton/taskrun-v1beta1-pipeline-service-exporter-init-build-result.yaml"),
+    ),
+    (
+        "taskrun-v1beta1-pipeline-service-exporter-inspect-image-base-image.yaml",
+        include_str!("../../testdata/tekton/taskrun-v1beta1-pipeline-service-exporter-inspect-image-base-image.yaml"),
+    ),
+    (
+        "taskrun-v1beta1-pipeline-service-exporter-clamav-scan-sidecar.yaml",
+        include_str!("../../testdata/tekton/taskrun-v1beta1-pipeline-service-exporter-clamav-scan-sidecar.yaml"),
     ),
     (
         "taskrun-list-v1beta1-dashboard-kaniko-build-failed.json",

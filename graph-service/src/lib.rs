@@ -16,15 +16,18 @@
 //! * [`view`] derives everything the API shows from the store's reads, so engines cannot disagree.
 //! * [`api`] is the GraphQL schema, [`server`] the HTTP routes, [`demo`] the bundled sample data.
 //! * [`source`] holds the non-HTTP inputs ([`source::kafka`]), which run next to the server.
+//! * [`ui`] is the web UI (server-rendered pages that read through the GraphQL schema), [`live`] its live updates.
 //! * [`sensemaker`] turns what an apply changed into CloudEvents (CDEvents and our own) for HTTP and Kafka sinks.
 
 pub mod api;
 pub mod cli;
 pub mod demo;
 pub mod ingest;
+pub mod live;
 pub mod model;
 pub mod sensemaker;
 pub mod server;
 pub mod source;
 pub mod store;
+pub mod ui;
 pub mod view;

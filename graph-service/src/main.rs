@@ -26,7 +26,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve(args) => {
             let store = args.open_store().await?;
             let ingestor = args.events.ingestor(store)?;
-            serve(Arc::new(ingestor), args.common.listen, args.source.config()).await
+            serve(Arc::new(ingestor), args.common.listen, args.common.ui(), args.source.config()).await
         }
         Command::Demo(args) => {
             let config = args.common.projection();
@@ -38,13 +38,14 @@ async fn main() -> anyhow::Result<()> {
             let stats = store.apply(&facts).await?;
             let url = format!("http://{}", args.common.listen);
             println!("tekton-graph demo: loaded {} facts ({} runs)", facts.len(), stats.applied);
+            println!("Web UI:   {url}/");
             println!("GraphiQL: {url}/graphql");
             println!("Where did this image come from?\n  {}", graph_service::demo::EXAMPLE_IMAGE_QUERY);
             println!("What changed since the previous run?\n  {}", graph_service::demo::EXAMPLE_DIFF_QUERY);
             println!(
                 "Try: curl -s {url}/graphql -H 'content-type: application/json' -d '{{\"query\":\"{{ stats {{ pipelineRuns taskRuns }} }}\"}}'"
             );
-            serve(Arc::new(Ingestor::new(Arc::new(store))), args.common.listen, None).await
+            serve(Arc::new(Ingestor::new(Arc::new(store))), args.common.listen, args.common.ui(), None).await
         }
         Command::Schema => {
             print!("{}", graph_service::api::sdl());
@@ -66,7 +67,12 @@ async fn main() -> anyhow::Result<()> {
 
 /// Serves HTTP and, when configured, runs the Kafka source next to it. Ctrl-C or SIGTERM stops both; a source that
 /// stops on its own (it cannot subscribe) stops the server too.
-async fn serve(ingestor: Arc<Ingestor>, listen: SocketAddr, source: Option<KafkaSourceConfig>) -> anyhow::Result<()> {
+async fn serve(
+    ingestor: Arc<Ingestor>,
+    listen: SocketAddr,
+    ui: graph_service::ui::UiConfig,
+    source: Option<KafkaSourceConfig>,
+) -> anyhow::Result<()> {
     let (trigger, shutdown) = Shutdown::new();
     let source = match source {
         Some(config) => {
@@ -85,7 +91,7 @@ async fn serve(ingestor: Arc<Ingestor>, listen: SocketAddr, source: Option<Kafka
     };
     tracing::info!(%listen, "serving");
     let server = Server::new(TcpListener::bind(listen)).run_with_graceful_shutdown(
-        graph_service::server::app_with(ingestor),
+        graph_service::server::app_with_ui(ingestor, ui),
         {
             let shutdown = shutdown.clone();
             async move { shutdown.wait().await }

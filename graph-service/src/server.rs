@@ -1,4 +1,4 @@
-//! The HTTP surface: `POST /events`, `GET|POST /graphql` (GraphiQL on GET), `GET /healthz`.
+//! The HTTP surface: `POST /events`, `GET|POST /graphql` (GraphiQL on GET), `GET /healthz`, and the web UI at `/`.
 
 use std::sync::Arc;
 
@@ -12,6 +12,7 @@ use serde_json::json;
 use crate::api::build_schema;
 use crate::ingest::{Ingestor, decode_http};
 use crate::store::GraphStore;
+use crate::ui::UiConfig;
 
 /// Largest request body `POST /events` accepts.
 pub const MAX_EVENTS_BODY_BYTES: usize = 64 * 1024 * 1024;
@@ -23,23 +24,21 @@ pub fn app(store: Arc<dyn GraphStore>) -> impl poem::Endpoint {
 
 /// The application routes; events are ingested by `ingestor`.
 pub fn app_with(ingestor: Arc<Ingestor>) -> impl poem::Endpoint {
+    app_with_ui(ingestor, UiConfig::default())
+}
+
+/// The application routes with UI settings.
+pub fn app_with_ui(ingestor: Arc<Ingestor>, ui_config: UiConfig) -> impl poem::Endpoint {
     let store = ingestor.store().clone();
     let schema = build_schema(store.clone());
+    let ui = crate::ui::routes(schema.clone(), ingestor.live().clone(), ui_config);
     Route::new()
-        .at("/", get(index))
+        .nest("/", ui)
         .at("/events", post(post_events))
         .at("/graphql", get(graphiql).post(GraphQL::new(schema)))
         .at("/healthz", get(healthz))
         .data(store)
         .data(ingestor)
-}
-
-#[handler]
-fn index() -> Html<&'static str> {
-    Html(
-        "<!doctype html><title>tekton-graph</title><h1>tekton-graph</h1>\
-         <p><a href=\"/graphql\">GraphiQL</a> · <a href=\"/healthz\">health</a></p>",
-    )
 }
 
 #[handler]

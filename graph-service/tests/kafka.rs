@@ -8,12 +8,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use graph_service::model::{Edge, EdgeKind, NodeId, ProjectionConfig};
+use graph_service::model::{Edge, EdgeKind, NodeId, NodeKind, ProjectionConfig};
 use graph_service::source::kafka::{KafkaSource, KafkaSourceConfig, KafkaSourceStats};
 use graph_service::source::{Shutdown, ShutdownTrigger, SourceContext, SourceError};
 use graph_service::store::embedded::EmbeddedStore;
 use graph_service::store::{
-    ApplyStats, GraphStore, Result as StoreResult, RunFilter, RunPage, RunPosition, StoreCounts, StoreError,
+    ApplyStats, GraphStore, Result as StoreResult, RunFilter, RunPage, RunPosition, StoreCounts, StoreError, SummaryRow,
 };
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -371,6 +371,15 @@ impl GraphStore for FlakyStore {
     }
     async fn counts(&self) -> StoreResult<StoreCounts> {
         self.inner.counts().await
+    }
+    async fn pipeline_runs_newer(&self, filter: &RunFilter, than: &RunPosition, first: usize) -> StoreResult<RunPage> {
+        self.inner.pipeline_runs_newer(filter, than, first).await
+    }
+    async fn run_summary(&self, filter: &RunFilter) -> StoreResult<Vec<SummaryRow>> {
+        self.inner.run_summary(filter).await
+    }
+    async fn nodes(&self, kind: NodeKind, after: Option<&NodeId>, first: usize) -> StoreResult<Vec<NodeId>> {
+        self.inner.nodes(kind, after, first).await
     }
 }
 

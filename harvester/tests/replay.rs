@@ -70,7 +70,7 @@ fn replay_testdata_to_stdout_emits_one_cloudevent_per_fact() {
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert!(out.status.success(), "{stderr}");
     let expected: usize = dirs.iter().map(|dir| expected_fact_count(dir)).sum();
-    assert_eq!(expected, 50);
+    assert_eq!(expected, 58);
     let lines: Vec<_> = stdout.lines().collect();
     assert_eq!(lines.len(), expected);
     for line in &lines {
@@ -82,7 +82,7 @@ fn replay_testdata_to_stdout_emits_one_cloudevent_per_fact() {
         let fact = envelope::from_cloudevent(&event).expect("carries a valid fact");
         assert_eq!(json["subject"], fact.key().to_string());
     }
-    assert!(stderr.contains("replayed 50 facts from 18 files (0 errors)"), "{stderr}");
+    assert!(stderr.contains("replayed 58 facts from 26 files (0 errors)"), "{stderr}");
     assert!(!stderr.contains("error:"), "{stderr}");
 }
 

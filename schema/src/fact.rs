@@ -92,6 +92,12 @@ pub struct RunFact {
     pub children: Vec<ChildRef>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub steps: Vec<Step>,
+    /// The pipeline's tasks as the run resolved them (`status.pipelineSpec`, else `spec.pipelineSpec`): the DAG.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pipeline_tasks: Vec<PipelineTask>,
+    /// Tasks the run skipped (`status.skippedTasks`), with Tekton's reason.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped_tasks: Vec<SkippedTask>,
     #[serde(default)]
     pub supply_chain: SupplyChain,
     /// When the object was seen deleted from the cluster (watch `DELETED`). The run stays in the graph, marked.
@@ -198,6 +204,46 @@ pub struct Step {
     pub exit_code: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub terminated_reason: Option<String>,
+    /// `terminated.startedAt`, else `running.startedAt`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<DateTime<Utc>>,
+    /// `terminated.finishedAt`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// A task of a PipelineRun's pipeline (`tasks` or `finally`), with the edges Tekton orders it by.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PipelineTask {
+    pub name: String,
+    /// `taskRef.name`, else the `name` param of a bundle/resolver `taskRef`, else None (inline taskSpec).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
+    /// `runAfter`, as declared.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub run_after: Vec<String>,
+    /// Tasks whose results this task references (`$(tasks.X.results.Y)`) in params, matrix params or `when`
+    /// expressions: Tekton orders by these too. Sorted, without duplicates, never the task itself; names also in
+    /// `run_after` are kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub uses_results_of: Vec<String>,
+    /// A `finally` task.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub finally: bool,
+    /// `when` expressions as text: `input in [v1, v2]` / `input notin [v1]`, or the `cel` expression.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub when: Vec<String>,
+}
+
+/// A pipeline task the run skipped (`status.skippedTasks`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SkippedTask {
+    pub name: String,
+    /// Tekton's reason, e.g. `When Expressions evaluated to false`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// Supply-chain facts extracted from results, params, labels and annotations.
@@ -458,6 +504,8 @@ mod tests {
             status: RunStatus { outcome, ..Default::default() },
             children: vec![],
             steps: vec![],
+            pipeline_tasks: vec![],
+            skipped_tasks: vec![],
             supply_chain: SupplyChain::default(),
             deleted_at: None,
         }

@@ -19,6 +19,7 @@
 //! | trigger, owner reference | the larger, as a whole (their fields name one node together) |
 //! | labels, annotations | union; the larger value on a key clash |
 //! | lists (params, results, children, steps, images, …) | sorted union without duplicates, by canonical JSON |
+//! | pipeline tasks, skipped tasks | the same union: two observations of one task that differ are both kept |
 //! | [`EVENT_IDS_ANNOTATION`] | union of the comma-separated event keys, sorted |
 //! | resource version | the number of merged event keys (or an input's, if larger) |
 //!
@@ -78,6 +79,8 @@ pub fn merge_observations(a: &RunFact, b: &RunFact) -> RunFact {
         status: merge_status(&a.status, &b.status),
         children: union(&a.children, &b.children),
         steps: union(&a.steps, &b.steps),
+        pipeline_tasks: union(&a.pipeline_tasks, &b.pipeline_tasks),
+        skipped_tasks: union(&a.skipped_tasks, &b.skipped_tasks),
         supply_chain: merge_supply_chain(&a.supply_chain, &b.supply_chain),
         deleted_at: a.deleted_at.max(b.deleted_at),
     }
@@ -224,7 +227,8 @@ fn merge_source(a: &SourceFact, b: &SourceFact) -> SourceFact {
 mod tests {
     use super::*;
     use crate::fact::{
-        ArtifactFact, ArtifactRole, FACT_SCHEMA_VERSION, ImageFact, NamedValue, ObservedFrom, Outcome, RunKind,
+        ArtifactFact, ArtifactRole, FACT_SCHEMA_VERSION, ImageFact, NamedValue, ObservedFrom, Outcome, PipelineTask,
+        RunKind, SkippedTask, Step,
     };
 
     const DIGEST: &str = "sha256:0b31b1c02ff458ad9b7b81cbdf8f028bd54699fa151f221d1e8de6817db93427";
@@ -261,6 +265,8 @@ mod tests {
             status: RunStatus::default(),
             children: vec![],
             steps: vec![],
+            pipeline_tasks: vec![],
+            skipped_tasks: vec![],
             supply_chain: SupplyChain {
                 trigger: Some(TriggerFact {
                     kind: Some("cdevents-chain".into()),
@@ -463,5 +469,52 @@ mod tests {
             (Some("my-git.example/an-org/a-repo"), Some("myChange123"))
         );
         assert_eq!(merged.evidence, ["cdevents:artifact.packaged"]);
+    }
+
+    fn pipeline_task(name: &str, run_after: &[&str], finally: bool) -> PipelineTask {
+        PipelineTask {
+            name: name.into(),
+            task: Some(format!("{name}-task")),
+            run_after: run_after.iter().map(|s| s.to_string()).collect(),
+            uses_results_of: run_after.iter().map(|s| s.to_string()).collect(),
+            finally,
+            when: vec![],
+        }
+    }
+
+    #[test]
+    fn pipeline_tasks_skipped_tasks_and_step_times_join_as_sets_in_any_order() {
+        let mut a = started();
+        a.pipeline_tasks = vec![pipeline_task("init", &[], false), pipeline_task("build", &["init"], false)];
+        let mut b = finished();
+        b.pipeline_tasks = vec![pipeline_task("build", &["init"], false), pipeline_task("summary", &[], true)];
+        b.skipped_tasks =
+            vec![SkippedTask { name: "lint".into(), reason: Some("When Expressions evaluated to false".into()) }];
+        let mut c = queued();
+        c.skipped_tasks = vec![SkippedTask { name: "lint".into(), reason: None }];
+        c.steps = vec![Step {
+            name: "build".into(),
+            image: None,
+            image_id: None,
+            digest: None,
+            exit_code: Some(0),
+            terminated_reason: Some("Completed".into()),
+            started_at: Some(time("2023-03-20T14:27:06Z")),
+            finished_at: Some(time("2023-03-20T14:28:59Z")),
+        }];
+        let facts = [a, b, c];
+        let refs: Vec<&RunFact> = facts.iter().collect();
+        let expected = fold(&refs);
+        for order in permutations(&refs) {
+            assert_eq!(fold(&order), expected);
+        }
+        let names: Vec<&str> = expected.pipeline_tasks.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names.len(), 3, "the shared `build` task is one task: {names:?}");
+        assert!(["init", "build", "summary"].iter().all(|n| names.contains(n)), "{names:?}");
+        assert_eq!(expected.skipped_tasks.len(), 2, "two different observations of `lint` are both kept");
+        assert_eq!(expected.steps[0].finished_at, Some(time("2023-03-20T14:28:59Z")));
+        for f in &facts {
+            assert_eq!(merge_observations(&expected, f), expected);
+        }
     }
 }

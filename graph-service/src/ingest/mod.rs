@@ -26,6 +26,7 @@ use tokio::sync::Mutex;
 
 pub use decode::{DecodeOptions, Decoded, EventError, IngestError, decode_batch, decode_http, decode_kafka};
 
+use crate::live::LiveHub;
 use crate::sensemaker::{Change, Sensemaker};
 use crate::store::{GraphStore, StoreError};
 
@@ -48,11 +49,18 @@ pub struct Ingestor {
     sensemaker: Option<Sensemaker>,
     options: DecodeOptions,
     merge_lock: Mutex<()>,
+    live: LiveHub,
 }
 
 impl Ingestor {
     pub fn new(store: Arc<dyn GraphStore>) -> Self {
-        Ingestor { store, sensemaker: None, options: DecodeOptions::default(), merge_lock: Mutex::new(()) }
+        Ingestor {
+            store,
+            sensemaker: None,
+            options: DecodeOptions::default(),
+            merge_lock: Mutex::new(()),
+            live: LiveHub::default(),
+        }
     }
 
     pub fn with_sensemaker(mut self, sensemaker: Sensemaker) -> Self {
@@ -73,6 +81,11 @@ impl Ingestor {
         self.options
     }
 
+    /// Where applied batches are announced (the web UI's live updates).
+    pub fn live(&self) -> &LiveHub {
+        &self.live
+    }
+
     /// Applies decoded facts atomically (all or nothing), then tells the sensemaker what changed. A sensemaker
     /// failure is logged, never returned: the facts are in the graph either way.
     pub async fn apply(&self, facts: &[RunFact]) -> Result<IngestReport, StoreError> {
@@ -80,6 +93,9 @@ impl Ingestor {
         let needs_context = self.sensemaker.is_some() || facts.iter().any(|f| f.observed_from == ObservedFrom::CdEvent);
         if !needs_context {
             let stats = self.store.apply(facts).await?;
+            if stats.applied > 0 {
+                self.live.announce(facts);
+            }
             return Ok(IngestReport { received, applied: stats.applied, ignored: stats.ignored, emitted: 0 });
         }
         let (stats, changes) = {
@@ -87,6 +103,9 @@ impl Ingestor {
             let stored = self.stored(facts).await?;
             let (merged, newest) = merge_batch(&stored, facts);
             let stats = self.store.apply(&merged).await?;
+            if stats.applied > 0 {
+                self.live.announce(&merged);
+            }
             (stats, changes_between(stored, newest))
         };
         let emitted = match &self.sensemaker {

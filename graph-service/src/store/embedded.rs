@@ -14,8 +14,15 @@ use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use tekton_graph_schema::{RunFact, RunKey, RunKind};
 
-use super::{ApplyStats, GraphStore, Result, RunFilter, RunPage, RunPosition, StoreCounts, StoreError, fact_matches};
-use crate::model::{Edge, EdgeKind, NodeId, ProjectionConfig, project};
+use std::collections::BTreeMap;
+
+use tekton_graph_schema::Outcome;
+
+use super::{
+    ApplyStats, GraphStore, LISTED_KINDS, Result, RunFilter, RunPage, RunPosition, StoreCounts, StoreError, SummaryRow,
+    fact_matches, median,
+};
+use crate::model::{Edge, EdgeKind, NodeId, NodeKind, ProjectionConfig, project};
 
 /// Newest observation of each run: key `Kind/namespace/name`, value the fact's JSON.
 const FACTS: TableDefinition<&str, &[u8]> = TableDefinition::new("facts_v1");
@@ -62,6 +69,12 @@ impl EmbeddedStore {
         drop(table);
         drop(txn);
         Ok(EmbeddedStore { db: Some(db), config, graph: RwLock::new(graph), writer: Mutex::new(()) })
+    }
+
+    /// The whole filter, System included (a run belongs to the System its projection names).
+    fn matches(&self, fact: &RunFact, filter: &RunFilter) -> bool {
+        fact_matches(fact, filter)
+            && filter.system.as_ref().is_none_or(|s| self.config.system_of(fact).as_ref() == Some(s))
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, MemoryGraph> {
@@ -170,7 +183,36 @@ impl GraphStore for EmbeddedStore {
             let Some(fact) = graph.facts.get(&key) else {
                 continue;
             };
-            if !fact_matches(fact, filter) {
+            if !self.matches(fact, filter) {
+                continue;
+            }
+            if runs.len() == first {
+                has_next = true;
+                break;
+            }
+            runs.push((position.clone(), key));
+        }
+        Ok(RunPage { runs, has_next })
+    }
+
+    async fn pipeline_runs_newer(&self, filter: &RunFilter, than: &RunPosition, first: usize) -> Result<RunPage> {
+        let graph = self.read();
+        let set = match (&filter.namespace, &filter.pipeline) {
+            (Some(ns), Some(p)) => graph.by_pipeline.get(&(ns.clone(), p.clone())),
+            _ => Some(&graph.listing),
+        };
+        let mut runs = Vec::new();
+        let mut has_next = false;
+        let newer =
+            set.into_iter().flat_map(|s| s.range((std::ops::Bound::Excluded(than), std::ops::Bound::Unbounded)));
+        for position in newer {
+            let key = RunKey {
+                kind: RunKind::PipelineRun,
+                namespace: position.namespace.clone(),
+                name: position.name.clone(),
+            };
+            let Some(fact) = graph.facts.get(&key) else { continue };
+            if !self.matches(fact, filter) {
                 continue;
             }
             if runs.len() == first {
@@ -201,6 +243,60 @@ impl GraphStore for EmbeddedStore {
         let edges = graph.adjacency.iter().map(|a| a.keys().filter(|(_, _, out)| *out).count()).sum();
         Ok(StoreCounts { pipeline_runs, task_runs: graph.facts.len() - pipeline_runs, nodes, edges })
     }
+
+    async fn run_summary(&self, filter: &RunFilter) -> Result<Vec<SummaryRow>> {
+        type Group = (usize, Vec<f64>, RunPosition);
+        let graph = self.read();
+        let bound = |t: Option<chrono::DateTime<chrono::Utc>>| RunPosition {
+            sort_millis: t.map(|t| t.timestamp_millis()).unwrap_or(i64::MIN),
+            namespace: String::new(),
+            name: String::new(),
+        };
+        let positions: Box<dyn Iterator<Item = &RunPosition>> = match filter.until {
+            Some(until) => Box::new(graph.listing.range(bound(filter.since)..bound(Some(until)))),
+            None => Box::new(graph.listing.range(bound(filter.since)..)),
+        };
+        let mut groups: BTreeMap<(String, Option<String>, Outcome), Group> = BTreeMap::new();
+        for position in positions {
+            let key = RunKey {
+                kind: RunKind::PipelineRun,
+                namespace: position.namespace.clone(),
+                name: position.name.clone(),
+            };
+            let Some(fact) = graph.facts.get(&key) else { continue };
+            if !self.matches(fact, filter) {
+                continue;
+            }
+            let group_key = (fact.namespace.clone(), fact.pipeline.clone(), fact.status.outcome);
+            let group = groups.entry(group_key).or_insert_with(|| (0, Vec::new(), position.clone()));
+            group.0 += 1;
+            group.1.extend(fact.duration_seconds());
+            group.2 = group.2.clone().max(position.clone());
+        }
+        Ok(groups
+            .into_iter()
+            .map(|((namespace, pipeline, outcome), (runs, mut durations, latest))| SummaryRow {
+                namespace,
+                pipeline,
+                outcome,
+                runs,
+                median_duration_seconds: median(&mut durations),
+                latest,
+            })
+            .collect())
+    }
+
+    async fn nodes(&self, kind: NodeKind, after: Option<&NodeId>, first: usize) -> Result<Vec<NodeId>> {
+        let graph = self.read();
+        let Some(set) = graph.listed.get(&kind) else { return Ok(Vec::new()) };
+        let nodes: Box<dyn Iterator<Item = &NodeId>> = match after {
+            Some(after) => {
+                Box::new(set.range::<NodeId, _>((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded)))
+            }
+            None => Box::new(set.iter()),
+        };
+        Ok(nodes.take(first).cloned().collect())
+    }
 }
 
 /// Adjacency entry: edge kind, the other node, and whether the edge leaves this node.
@@ -219,6 +315,8 @@ struct MemoryGraph {
     listing: BTreeSet<RunPosition>,
     /// PipelineRuns per (namespace, pipeline) in listing order.
     by_pipeline: HashMap<(String, String), BTreeSet<RunPosition>>,
+    /// Existing nodes of the listed kinds (Systems, Pipelines, Repositories), sorted.
+    listed: HashMap<NodeKind, BTreeSet<NodeId>>,
 }
 
 impl MemoryGraph {
@@ -263,6 +361,18 @@ impl MemoryGraph {
         self.listing.remove(&position);
     }
 
+    /// Keeps `listed` in step with which nodes of the listed kinds exist.
+    fn list_node(&mut self, node: u32, exists: bool) {
+        let id = &self.names[node as usize];
+        let Some(kind) = id.kind().filter(|k| LISTED_KINDS.contains(k)) else { return };
+        let set = self.listed.entry(kind).or_default();
+        if exists {
+            set.insert(id.clone());
+        } else {
+            set.remove(id);
+        }
+    }
+
     fn intern(&mut self, id: &NodeId) -> u32 {
         if let Some(&i) = self.ids.get(id) {
             return i;
@@ -279,6 +389,7 @@ impl MemoryGraph {
         let to = self.intern(&edge.to);
         for (node, key) in [(from, (edge.kind, to, true)), (to, (edge.kind, from, false))] {
             let entries = &mut self.adjacency[node as usize];
+            let was_empty = entries.is_empty();
             if add {
                 *entries.entry(key).or_insert(0) += 1;
             } else if let Some(count) = entries.get_mut(&key) {
@@ -286,6 +397,10 @@ impl MemoryGraph {
                 if *count == 0 {
                     entries.remove(&key);
                 }
+            }
+            let is_empty = entries.is_empty();
+            if was_empty != is_empty {
+                self.list_node(node, !is_empty);
             }
         }
     }

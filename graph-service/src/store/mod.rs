@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tekton_graph_schema::{Outcome, RunFact, RunKey};
 
-use crate::model::{Edge, EdgeKind, NodeId};
+use crate::model::{Edge, EdgeKind, NodeId, NodeKind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -49,6 +49,8 @@ pub struct RunFilter {
     pub since: Option<DateTime<Utc>>,
     /// Runs whose sort time is before this.
     pub until: Option<DateTime<Utc>>,
+    /// Runs that belong to this System (a `BELONGS_TO` edge to it).
+    pub system: Option<String>,
 }
 
 /// Position of a PipelineRun in the listing order: newest sort time first, then namespace and name descending.
@@ -107,7 +109,36 @@ pub struct StoreCounts {
     pub edges: usize,
 }
 
-/// True when the run matches the non-time parts of a filter.
+/// One group of [`GraphStore::run_summary`]: the PipelineRuns of one pipeline (in one namespace) with one outcome.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SummaryRow {
+    pub namespace: String,
+    /// `None` for runs without a pipeline name (inline `pipelineSpec`).
+    pub pipeline: Option<String>,
+    pub outcome: Outcome,
+    pub runs: usize,
+    /// Median duration of the group's runs that have one: the interpolated 50th percentile (Cypher's
+    /// `percentileCont`), so every engine computes the same number.
+    pub median_duration_seconds: Option<f64>,
+    /// The group's newest run in listing order.
+    pub latest: RunPosition,
+}
+
+/// The 50th percentile with linear interpolation between the two middle values, as Cypher's `percentileCont`.
+pub fn median(values: &mut [f64]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let position = 0.5 * (values.len() - 1) as f64;
+    let (low, high) = (position.floor() as usize, position.ceil() as usize);
+    Some(values[low] + (values[high] - values[low]) * (position - low as f64))
+}
+
+/// Kinds of node that [`GraphStore::nodes`] lists: the hubs a user browses by (few, each with many members).
+pub const LISTED_KINDS: [NodeKind; 3] = [NodeKind::System, NodeKind::Pipeline, NodeKind::Repository];
+
+/// True when the run matches the non-time, non-system parts of a filter.
 pub fn fact_matches(fact: &RunFact, filter: &RunFilter) -> bool {
     let repo = fact.supply_chain.source.as_ref().and_then(|s| s.repository.as_deref());
     filter.namespace.as_deref().is_none_or(|n| n == fact.namespace)
@@ -133,8 +164,20 @@ pub trait GraphStore: Send + Sync {
     /// PipelineRuns matching `filter`, in listing order, strictly after `after`, at most `first`.
     async fn pipeline_runs(&self, filter: &RunFilter, after: Option<&RunPosition>, first: usize) -> Result<RunPage>;
 
+    /// PipelineRuns matching `filter` strictly newer than `than` in listing order, oldest first, at most `first`:
+    /// the runs that follow one (the next run of a pipeline).
+    async fn pipeline_runs_newer(&self, filter: &RunFilter, than: &RunPosition, first: usize) -> Result<RunPage>;
+
     /// Which of `nodes` exist (have at least one edge, or are an observed run).
     async fn existing(&self, nodes: &[NodeId]) -> Result<BTreeSet<NodeId>>;
 
     async fn counts(&self) -> Result<StoreCounts>;
+
+    /// PipelineRuns matching `filter`, grouped by (namespace, pipeline, outcome) and aggregated by the engine —
+    /// never by loading every run. Sorted by namespace, pipeline, outcome.
+    async fn run_summary(&self, filter: &RunFilter) -> Result<Vec<SummaryRow>>;
+
+    /// Nodes of a [`LISTED_KINDS`] kind that exist (have an edge), sorted by id, strictly after `after`, at most
+    /// `first`. Other kinds answer empty.
+    async fn nodes(&self, kind: NodeKind, after: Option<&NodeId>, first: usize) -> Result<Vec<NodeId>>;
 }

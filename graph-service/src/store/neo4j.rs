@@ -12,9 +12,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use neo4rs::{BoltType, ConfigBuilder, Graph, Query, Txn};
 use serde_json::{Map, Value, json};
-use tekton_graph_schema::{RunFact, RunKey, RunKind};
+use tekton_graph_schema::{Outcome, RunFact, RunKey, RunKind};
 
-use super::{ApplyStats, GraphStore, Result, RunFilter, RunPage, RunPosition, StoreCounts, StoreError};
+use super::{
+    ApplyStats, GraphStore, LISTED_KINDS, Result, RunFilter, RunPage, RunPosition, StoreCounts, StoreError, SummaryRow,
+};
 use crate::model::{Edge, EdgeKind, NodeId, NodeKind, ProjectionConfig, project};
 
 /// Constraints and indexes, applied at start-up.
@@ -30,6 +32,9 @@ const READ_EXISTING: &str = include_str!("../../../cypher/read/existing.cypher")
 const READ_COUNTS: &str = include_str!("../../../cypher/read/counts.cypher");
 const READ_PIPELINE_RUNS: &str = include_str!("../../../cypher/read/pipeline_runs.cypher");
 const READ_PIPELINE_RUNS_OF_PIPELINE: &str = include_str!("../../../cypher/read/pipeline_runs_of_pipeline.cypher");
+const READ_PIPELINE_RUNS_NEWER: &str = include_str!("../../../cypher/read/pipeline_runs_newer.cypher");
+const READ_RUN_SUMMARY: &str = include_str!("../../../cypher/read/run_summary.cypher");
+const READ_NODES: &str = include_str!("../../../cypher/read/nodes.cypher");
 
 /// How to reach Neo4j. The password comes from the environment or a file, never from the repository.
 #[derive(Debug, Clone)]
@@ -373,6 +378,40 @@ fn edge_kind(name: &str) -> Option<EdgeKind> {
         .find(|k| k.as_str() == name)
 }
 
+/// Rows of `sortMillis, namespace, name` as listing positions with their run keys.
+fn positions(rows: Vec<neo4rs::Row>, what: &str) -> Result<Vec<(RunPosition, RunKey)>> {
+    let mut runs = Vec::new();
+    for row in rows {
+        let position = RunPosition {
+            sort_millis: row.get("sortMillis").map_err(|e| corrupt(what, e))?,
+            namespace: row.get("namespace").map_err(|e| corrupt(what, e))?,
+            name: row.get("name").map_err(|e| corrupt(what, e))?,
+        };
+        let key =
+            RunKey { kind: RunKind::PipelineRun, namespace: position.namespace.clone(), name: position.name.clone() };
+        runs.push((position, key));
+    }
+    Ok(runs)
+}
+
+/// The parameters every run-listing statement takes for a [`RunFilter`] (null matches everything).
+fn filter_params(filter: &RunFilter) -> Value {
+    json!({
+        "namespace": filter.namespace,
+        "pipeline": filter.pipeline,
+        "status": filter.outcome.map(|o| o.as_str()),
+        "repository": filter.repository,
+        "since": filter.since.map(|t| t.timestamp_millis()),
+        "until": filter.until.map(|t| t.timestamp_millis()),
+        "system": filter.system.as_deref().map(|s| NodeId::system(s).0),
+    })
+}
+
+fn outcome_named(name: &str) -> Option<Outcome> {
+    use Outcome::*;
+    [Unknown, Pending, Running, Succeeded, Failed, Cancelled, TimedOut].into_iter().find(|o| o.as_str() == name)
+}
+
 fn corrupt(key: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt { key: key.to_string(), reason: e.to_string() }
 }
@@ -424,30 +463,21 @@ impl GraphStore for Neo4jStore {
             (Some(_), Some(_)) => READ_PIPELINE_RUNS_OF_PIPELINE,
             _ => READ_PIPELINE_RUNS,
         };
-        let params = json!({
-            "namespace": filter.namespace,
-            "pipeline": filter.pipeline,
-            "status": filter.outcome.map(|o| o.as_str()),
-            "repository": filter.repository,
-            "since": filter.since.map(|t| t.timestamp_millis()),
-            "until": filter.until.map(|t| t.timestamp_millis()),
-            "after": after.map(|a| json!({ "sortMillis": a.sort_millis, "namespace": a.namespace, "name": a.name })),
-            "limit": first + 1,
-        });
-        let mut runs = Vec::new();
-        for row in self.rows(statement, params).await? {
-            let position = RunPosition {
-                sort_millis: row.get("sortMillis").map_err(|e| corrupt("pipeline_runs", e))?,
-                namespace: row.get("namespace").map_err(|e| corrupt("pipeline_runs", e))?,
-                name: row.get("name").map_err(|e| corrupt("pipeline_runs", e))?,
-            };
-            let key = RunKey {
-                kind: RunKind::PipelineRun,
-                namespace: position.namespace.clone(),
-                name: position.name.clone(),
-            };
-            runs.push((position, key));
-        }
+        let mut params = filter_params(filter);
+        params["after"] =
+            json!(after.map(|a| json!({ "sortMillis": a.sort_millis, "namespace": a.namespace, "name": a.name })));
+        params["limit"] = json!(first + 1);
+        let mut runs = positions(self.rows(statement, params).await?, "pipeline_runs")?;
+        let has_next = runs.len() > first;
+        runs.truncate(first);
+        Ok(RunPage { runs, has_next })
+    }
+
+    async fn pipeline_runs_newer(&self, filter: &RunFilter, than: &RunPosition, first: usize) -> Result<RunPage> {
+        let mut params = filter_params(filter);
+        params["than"] = json!({ "sortMillis": than.sort_millis, "namespace": than.namespace, "name": than.name });
+        params["limit"] = json!(first + 1);
+        let mut runs = positions(self.rows(READ_PIPELINE_RUNS_NEWER, params).await?, "pipeline_runs_newer")?;
         let has_next = runs.len() > first;
         runs.truncate(first);
         Ok(RunPage { runs, has_next })
@@ -472,5 +502,46 @@ impl GraphStore for Neo4jStore {
             nodes: get("nodes")?,
             edges: get("edges")?,
         })
+    }
+
+    async fn run_summary(&self, filter: &RunFilter) -> Result<Vec<SummaryRow>> {
+        let mut out = Vec::new();
+        for row in self.rows(READ_RUN_SUMMARY, filter_params(filter)).await? {
+            let bad = |e| corrupt("run_summary", e);
+            let namespace: String = row.get("namespace").map_err(bad)?;
+            let status: String = row.get("status").map_err(bad)?;
+            let outcome = outcome_named(&status).ok_or_else(|| corrupt("run_summary", format!("status `{status}`")))?;
+            let runs: i64 = row.get("runs").map_err(bad)?;
+            out.push(SummaryRow {
+                latest: RunPosition {
+                    sort_millis: row.get("latestMillis").map_err(bad)?,
+                    namespace: namespace.clone(),
+                    name: row.get("latestName").map_err(bad)?,
+                },
+                namespace,
+                pipeline: row.get::<Option<String>>("pipeline").map_err(bad)?,
+                outcome,
+                runs: usize::try_from(runs).unwrap_or(0),
+                median_duration_seconds: row.get::<Option<f64>>("median").map_err(bad)?,
+            });
+        }
+        out.sort_by(|a, b| (&a.namespace, &a.pipeline, a.outcome).cmp(&(&b.namespace, &b.pipeline, b.outcome)));
+        Ok(out)
+    }
+
+    async fn nodes(&self, kind: NodeKind, after: Option<&NodeId>, first: usize) -> Result<Vec<NodeId>> {
+        if !LISTED_KINDS.contains(&kind) {
+            return Ok(Vec::new());
+        }
+        let params = json!({
+            "prefix": format!("{}:", kind.prefix()),
+            "after": after.map(|a| a.0.clone()),
+            "limit": first,
+        });
+        let mut out = Vec::new();
+        for row in self.rows(READ_NODES, params).await? {
+            out.push(NodeId(row.get("id").map_err(|e| corrupt("nodes", e))?));
+        }
+        Ok(out)
     }
 }

@@ -9,14 +9,22 @@
 //! What is generated, for a [`GenerateConfig`]:
 //!
 //! * `repositories` repositories spread over `namespaces` namespaces, each with its own build pipeline
-//!   (`<repo>-image-builds`) whose `task_runs_per_build` tasks run one after another: `fetch-source`, `lint`,
-//!   `unit-test`, `build-push`, `sbom`, `sign-image`, `integration-test`, `deploy-dev`, `notify` (then
-//!   `check-<n>` for more than nine).
+//!   (`<repo>-image-builds`) of `task_runs_per_build` tasks: `fetch-source`, `lint`, `unit-test`, `build-push`,
+//!   `sbom`, `sign-image`, `integration-test`, `deploy-dev`, `notify` (then `check-<n>` for more than nine; fewer
+//!   keep the most important ones). They form a DAG ([`BUILD_RUN_AFTER`]): `lint` and `unit-test` fan out from
+//!   `fetch-source` and fan in to `build-push`; `sbom`, `sign-image` and `integration-test` fan out from the pushed
+//!   image and fan in to `deploy-dev`; `check-<n>` run after `fetch-source`; `notify` is the `finally` task. Every
+//!   PipelineRun carries its resolved `status.pipelineSpec` (`tasks` with `runAfter`, result references such as
+//!   `$(tasks.build-push.results.IMAGE_DIGEST)` in params, and `finally`), and a task starts a second after the
+//!   last task it runs after ends, so parallel branches overlap in time.
+//! * Steps carry `terminated.startedAt`/`finishedAt`: one after another within their TaskRun's start and
+//!   completion, the first (main) step taking most of the time.
 //! * `pipeline_runs` build PipelineRuns (re-runs included), starting at strictly increasing times. Most builds are
 //!   of a new commit of their repository, some rebuild the previous one.
 //! * About `failure_rate` of the builds fail in `lint`, `unit-test` or `build-push`: the failing TaskRun's last
-//!   step exits with code 1, later tasks are not created, the PipelineRun's reason is `Failed` and no image result
-//!   is written anywhere.
+//!   step exits with code 1, tasks that had not started when it failed are not created (they are listed in
+//!   `status.skippedTasks` with Tekton's reason `PipelineRun was stopping`), tasks already running finish, the
+//!   `finally` task still runs, the PipelineRun's reason is `Failed` and no image result is written anywhere.
 //! * About `rerun_rate` of the failed builds are re-run from the Dashboard: the next build of that repository is
 //!   `<failed>-r-<hash>` with the label `dashboard.tekton.dev/rerunOf`, the same commit and params.
 //! * Image-scan PipelineRuns (pipeline `image-scan`, two TaskRuns: `verify-signature`, `trivy-scan`) of the images
@@ -92,8 +100,8 @@ pub fn generate(config: &GenerateConfig) -> Generator {
 pub struct Generator {
     config: GenerateConfig,
     rng: StdRng,
-    /// Pipeline task names of the build pipeline with their definitions, in order.
-    tasks: Vec<(String, &'static TaskDef)>,
+    /// The build pipeline's tasks, `finally` last; see [`build_tasks`].
+    tasks: Vec<PlannedTask>,
     namespaces: Vec<Namespace>,
     repos: Vec<Repo>,
     clock: DateTime<Utc>,
@@ -144,6 +152,25 @@ const BUILD_TASKS: &[TaskDef] = &[
     TaskDef { name: "deploy-dev", steps: &[("kubectl-apply", "docker.io/bitnami/kubectl")], seconds: (20, 90) },
     TaskDef { name: "notify", steps: &[("send", "docker.io/curlimages/curl")], seconds: (2, 10) },
 ];
+
+/// `runAfter` of the build tasks, by name. A predecessor the pipeline leaves out (fewer than nine tasks) is
+/// replaced by its own predecessors. `check-<n>` tasks run after [`FETCH_SOURCE`]; [`FINALLY_TASK`] is `finally`.
+pub const BUILD_RUN_AFTER: &[(&str, &[&str])] = &[
+    (FETCH_SOURCE, &[]),
+    ("lint", &[FETCH_SOURCE]),
+    ("unit-test", &[FETCH_SOURCE]),
+    (BUILD_PUSH, &["lint", "unit-test"]),
+    ("sbom", &[BUILD_PUSH]),
+    ("sign-image", &[BUILD_PUSH]),
+    ("integration-test", &[BUILD_PUSH]),
+    ("deploy-dev", &["sbom", "sign-image", "integration-test"]),
+];
+
+/// The build pipeline's `finally` task: it runs once every other task has ended, after a failure too.
+pub const FINALLY_TASK: &str = "notify";
+
+/// Tekton's `skippedTasks` reason for the tasks a failure kept from starting.
+const STOPPING_SKIP: &str = "PipelineRun was stopping";
 
 /// Which build tasks survive when a pipeline has fewer than nine: most important first.
 const TASK_PRIORITY: &[&str] =
@@ -251,6 +278,16 @@ struct Repo {
 enum BuildStart {
     Trigger(Commit),
     Rerun(PendingRerun),
+}
+
+/// A task of the build pipeline: its pipeline task name, definition, the indices of the (earlier) tasks it runs
+/// after, and whether it is a `finally` task.
+#[derive(Clone)]
+struct PlannedTask {
+    name: String,
+    def: &'static TaskDef,
+    run_after: Vec<usize>,
+    finally: bool,
 }
 
 /// The timing and outcome of one TaskRun.
@@ -393,19 +430,8 @@ impl Generator {
 
         let failed = self.rng.random_bool(self.config.failure_rate.clamp(0.0, 1.0));
         let failing = if failed { self.failing_task() } else { None };
-        let mut timings = Vec::with_capacity(self.tasks.len());
-        let mut t = start_time;
-        for i in 0..self.tasks.len() {
-            let (low, high) = self.tasks[i].1.seconds;
-            let end = t + Duration::seconds(self.rng.random_range(low..=high));
-            let fails = failing == Some(i);
-            timings.push(TaskTiming { start: t, end, failed: fails });
-            t = end + Duration::seconds(1);
-            if fails {
-                break;
-            }
-        }
-        let completion = timings.last().map_or(start_time + Duration::seconds(5), |t| t.end);
+        let (timings, skipped) = self.schedule(start_time, failing);
+        let completion = timings.iter().map(|(_, t)| t.end).max().unwrap_or(start_time + Duration::seconds(5));
         let image_url = format!("{image_repo}:{}", commit.tag);
         let digest =
             (!failed).then(|| format!("sha256:{}", hash_hex(seed, &format!("image/{image_repo}/{ns}/{name}"))));
@@ -443,6 +469,7 @@ impl Generator {
         }
         let task_count = self.tasks.len();
         let completed = timings.len();
+        let pipeline_spec = self.build_pipeline_spec(&url, &commit.sha, &image_url, &image_repo, &ns);
         let (status, reason, message) = if failed {
             let message =
                 format!("Tasks Completed: {completed} (Failed: 1, Cancelled 0), Skipped: {}", task_count - completed);
@@ -450,9 +477,8 @@ impl Generator {
         } else {
             ("True", "Succeeded", format!("Tasks Completed: {task_count} (Failed: 0, Cancelled 0), Skipped: 0"))
         };
-        let children: Vec<Value> =
-            self.tasks[..completed].iter().map(|(task, _)| child_reference(&name, task)).collect();
-        let pipeline_run = json!({
+        let children: Vec<Value> = timings.iter().map(|(i, _)| child_reference(&name, &self.tasks[*i].name)).collect();
+        let mut pipeline_run = json!({
             "apiVersion": "tekton.dev/v1",
             "kind": "PipelineRun",
             "metadata": {
@@ -482,13 +508,21 @@ impl Generator {
                 "conditions": [condition(status, reason, &message, completion)],
                 "results": results,
                 "childReferences": children,
+                "pipelineSpec": pipeline_spec,
             },
         });
+        if !skipped.is_empty() {
+            pipeline_run["status"]["skippedTasks"] = skipped
+                .iter()
+                .map(|&i| json!({"name": self.tasks[i].name, "reason": STOPPING_SKIP}))
+                .collect::<Vec<_>>()
+                .into();
+        }
         self.queue.push_back(pipeline_run);
 
         let parent = Parent { namespace: &ns, name: &name, uid: &uid, pipeline: &pipeline };
-        for (i, timing) in timings.iter().enumerate() {
-            let (task, def) = self.tasks[i].clone();
+        for (i, timing) in &timings {
+            let PlannedTask { name: task, def, .. } = self.tasks[*i].clone();
             let ok = !timing.failed;
             let (params, results) = match def.name {
                 FETCH_SOURCE => (
@@ -536,13 +570,91 @@ impl Generator {
     /// The index of the task a failing build fails in: `lint`, `unit-test` or `build-push` (never after the
     /// image is pushed, so a failed build has no image).
     fn failing_task(&mut self) -> Option<usize> {
-        let push = self.tasks.iter().position(|(_, d)| d.name == BUILD_PUSH).unwrap_or(self.tasks.len());
+        let push = self.tasks.iter().position(|t| t.def.name == BUILD_PUSH).unwrap_or(self.tasks.len());
+        let regular: Vec<usize> = (0..self.tasks.len()).filter(|&i| !self.tasks[i].finally).collect();
         let mut candidates: Vec<usize> =
-            (0..self.tasks.len()).filter(|&i| i <= push && self.tasks[i].1.name != FETCH_SOURCE).collect();
+            regular.iter().copied().filter(|&i| i <= push && self.tasks[i].def.name != FETCH_SOURCE).collect();
         if candidates.is_empty() {
-            candidates = (0..self.tasks.len()).collect();
+            candidates = regular;
         }
         (!candidates.is_empty()).then(|| candidates[self.rng.random_range(0..candidates.len())])
+    }
+
+    /// When each task of a build runs, in order of start: a task starts a second after the last task it runs after
+    /// ends. A failure stops the run: tasks that had not started when the failing task ended are skipped (the
+    /// second list), running ones finish. `finally` tasks start a second after every task that ran has ended.
+    fn schedule(
+        &mut self,
+        start_time: DateTime<Utc>,
+        failing: Option<usize>,
+    ) -> (Vec<(usize, TaskTiming)>, Vec<usize>) {
+        let mut durations = Vec::with_capacity(self.tasks.len());
+        for i in 0..self.tasks.len() {
+            let (low, high) = self.tasks[i].def.seconds;
+            durations.push(Duration::seconds(self.rng.random_range(low..=high)));
+        }
+        // Tasks only run after earlier ones, so one pass in order schedules every task.
+        let mut planned: Vec<(DateTime<Utc>, DateTime<Utc>)> = Vec::with_capacity(self.tasks.len());
+        for (task, duration) in self.tasks.iter().zip(&durations) {
+            let start = task
+                .run_after
+                .iter()
+                .map(|&before| planned[before].1 + Duration::seconds(1))
+                .max()
+                .unwrap_or(start_time);
+            planned.push((start, start + *duration));
+        }
+        let stop = failing.map(|f| planned[f].1);
+        let (mut ran, mut skipped) = (Vec::new(), Vec::new());
+        // A task after a skipped one starts later than it would have, so it is skipped too.
+        for (i, _) in self.tasks.iter().enumerate().filter(|(_, t)| !t.finally) {
+            let (start, end) = planned[i];
+            if stop.is_none_or(|stop| start <= stop) {
+                ran.push((i, TaskTiming { start, end, failed: failing == Some(i) }));
+            } else {
+                skipped.push(i);
+            }
+        }
+        let finally_start = ran.iter().map(|(_, t)| t.end + Duration::seconds(1)).max().unwrap_or(start_time);
+        for (i, _) in self.tasks.iter().enumerate().filter(|(_, t)| t.finally) {
+            ran.push((i, TaskTiming { start: finally_start, end: finally_start + durations[i], failed: false }));
+        }
+        ran.sort_by_key(|(i, t)| (t.start, *i));
+        (ran, skipped)
+    }
+
+    /// The build pipeline as the controller resolves it into `status.pipelineSpec`: params substituted, result
+    /// references (`$(tasks.build-push.results.IMAGE_DIGEST)`) left for each TaskRun.
+    fn build_pipeline_spec(&self, url: &str, revision: &str, image_url: &str, image_repo: &str, ns: &str) -> Value {
+        let pinned = format!("{image_repo}@$(tasks.{BUILD_PUSH}.results.IMAGE_DIGEST)");
+        let channel = format!("#{ns}-builds");
+        let spec = |task: &PlannedTask| {
+            let params = match task.def.name {
+                FETCH_SOURCE => vec![nv("url", url), nv("revision", revision)],
+                BUILD_PUSH => vec![nv("IMAGE", image_url)],
+                "sbom" | "sign-image" => vec![nv("IMAGE", &pinned)],
+                "deploy-dev" => vec![nv("environment", "dev"), nv("image", &pinned)],
+                "notify" => vec![nv("channel", &channel)],
+                _ => vec![],
+            };
+            let mut value = json!({"name": task.name, "taskRef": {"kind": "Task", "name": task.def.name}});
+            if !task.run_after.is_empty() {
+                let run_after: Vec<&str> = task.run_after.iter().map(|&i| self.tasks[i].name.as_str()).collect();
+                value["runAfter"] = json!(run_after);
+            }
+            if !params.is_empty() {
+                value["params"] = json!(params);
+            }
+            value
+        };
+        let tasks: Vec<Value> = self.tasks.iter().filter(|t| !t.finally).map(spec).collect();
+        let finally: Vec<Value> = self.tasks.iter().filter(|t| t.finally).map(spec).collect();
+        let params = ["repo-url", "revision", "image", "tags"].map(|name| json!({"name": name, "type": "string"}));
+        let mut pipeline_spec = json!({"params": params, "tasks": tasks});
+        if !finally.is_empty() {
+            pipeline_spec["finally"] = json!(finally);
+        }
+        pipeline_spec
     }
 
     fn test_output(&mut self, at: DateTime<Utc>) -> String {
@@ -625,6 +737,22 @@ impl Generator {
                     nv("IMAGE_DIGEST", &image.digest),
                 ],
                 "childReferences": children,
+                "pipelineSpec": {
+                    "params": [{"name": "image", "type": "string"}],
+                    "tasks": [
+                        {
+                            "name": VERIFY_TASK.name,
+                            "taskRef": {"kind": "Task", "name": VERIFY_TASK.name},
+                            "params": [nv("IMAGE", &pinned)],
+                        },
+                        {
+                            "name": SCAN_TASK.name,
+                            "taskRef": {"kind": "Task", "name": SCAN_TASK.name},
+                            "runAfter": [VERIFY_TASK.name],
+                            "params": [nv("IMAGE", &pinned)],
+                        },
+                    ],
+                },
             },
         });
         self.queue.push_back(pipeline_run);
@@ -655,11 +783,13 @@ impl Generator {
         // Tool images move to a new digest every 5000 builds.
         let epoch = self.builds / 5000;
         let last = def.steps.len().saturating_sub(1);
+        let step_times = step_times(timing, def.steps.len());
         let steps: Vec<Value> = def
             .steps
             .iter()
+            .zip(step_times)
             .enumerate()
-            .map(|(i, (step, image))| {
+            .map(|(i, ((step, image), (started, finished)))| {
                 let digest = hash_hex(self.config.seed, &format!("tool/{image}/{epoch}"));
                 let (exit_code, reason) = if timing.failed && i == last { (1, "Error") } else { (0, "Completed") };
                 json!({
@@ -669,8 +799,8 @@ impl Generator {
                     "terminated": {
                         "exitCode": exit_code,
                         "reason": reason,
-                        "startedAt": ts(timing.start),
-                        "finishedAt": ts(timing.end),
+                        "startedAt": ts(started),
+                        "finishedAt": ts(finished),
                     },
                 })
             })
@@ -696,7 +826,7 @@ impl Generator {
                     "tekton.dev/pipeline": parent.pipeline,
                     "tekton.dev/pipelineRun": parent.name,
                     "tekton.dev/pipelineTask": task,
-                    "tekton.dev/memberOf": "tasks",
+                    "tekton.dev/memberOf": if def.name == FINALLY_TASK { "finally" } else { "tasks" },
                     "tekton.dev/task": def.name,
                 },
                 "ownerReferences": [{
@@ -734,13 +864,68 @@ struct Parent<'a> {
     pipeline: &'a str,
 }
 
-/// The build pipeline's tasks for `count` TaskRuns, in pipeline order.
-fn build_tasks(count: usize) -> Vec<(String, &'static TaskDef)> {
+/// The build pipeline's tasks for `count` TaskRuns: the kept [`BUILD_TASKS`] in pipeline order, then the
+/// `check-<n>` tasks, then the `finally` task. Every task runs after earlier ones only.
+fn build_tasks(count: usize) -> Vec<PlannedTask> {
     let keep: Vec<&str> = TASK_PRIORITY.iter().take(count).copied().collect();
-    let mut tasks: Vec<(String, &'static TaskDef)> =
-        BUILD_TASKS.iter().filter(|d| keep.contains(&d.name)).map(|d| (d.name.to_string(), d)).collect();
-    tasks.extend((1..=count.saturating_sub(BUILD_TASKS.len())).map(|i| (format!("check-{i}"), &CHECK_TASK)));
+    let kept: Vec<&'static TaskDef> = BUILD_TASKS.iter().filter(|d| keep.contains(&d.name)).collect();
+    let mut tasks: Vec<PlannedTask> = Vec::with_capacity(count);
+    for &def in kept.iter().filter(|d| d.name != FINALLY_TASK) {
+        let run_after = run_after_indices(def.name, &tasks);
+        tasks.push(PlannedTask { name: def.name.to_string(), def, run_after, finally: false });
+    }
+    let after_fetch: Vec<usize> = tasks.iter().position(|t| t.name == FETCH_SOURCE).into_iter().collect();
+    for i in 1..=count.saturating_sub(BUILD_TASKS.len()) {
+        let name = format!("check-{i}");
+        tasks.push(PlannedTask { name, def: &CHECK_TASK, run_after: after_fetch.clone(), finally: false });
+    }
+    for &def in kept.iter().filter(|d| d.name == FINALLY_TASK) {
+        tasks.push(PlannedTask { name: def.name.to_string(), def, run_after: Vec::new(), finally: true });
+    }
     tasks
+}
+
+/// Indices in `planned` of the tasks `name` runs after ([`BUILD_RUN_AFTER`]); a predecessor that is not planned
+/// stands for its own predecessors. Edges implied by others are left out (`build-push` of a pipeline without
+/// `lint` runs after `unit-test`, not also after `fetch-source`).
+fn run_after_indices(name: &str, planned: &[PlannedTask]) -> Vec<usize> {
+    let declared = BUILD_RUN_AFTER.iter().find(|(task, _)| *task == name).map_or(&[][..], |(_, before)| before);
+    let mut indices = Vec::new();
+    for before in declared {
+        let found = match planned.iter().position(|t| t.name == *before) {
+            Some(i) => vec![i],
+            None => run_after_indices(before, planned),
+        };
+        for i in found {
+            if !indices.contains(&i) {
+                indices.push(i);
+            }
+        }
+    }
+    let implied: Vec<usize> =
+        indices.iter().copied().filter(|&i| indices.iter().any(|&j| j != i && runs_after(planned, j, i))).collect();
+    indices.retain(|i| !implied.contains(i));
+    indices
+}
+
+/// Whether planned task `later` runs after `earlier`, directly or through other tasks.
+fn runs_after(planned: &[PlannedTask], later: usize, earlier: usize) -> bool {
+    planned[later].run_after.iter().any(|&before| before == earlier || runs_after(planned, before, earlier))
+}
+
+/// `(startedAt, finishedAt)` of `count` steps run one after another within `timing`: the first step weighs
+/// eight times each later one, the last one finishes with the TaskRun.
+fn step_times(timing: &TaskTiming, count: usize) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+    let total = (timing.end - timing.start).num_seconds().max(0);
+    let weight_sum = 8 + count.saturating_sub(1) as i64;
+    let at = |weight: i64| timing.start + Duration::seconds(total * weight / weight_sum);
+    (0..count as i64)
+        .map(|i| {
+            let before = if i == 0 { 0 } else { 8 + (i - 1) };
+            let through = 8 + i;
+            (at(before), if i + 1 == count as i64 { timing.end } else { at(through) })
+        })
+        .collect()
 }
 
 fn condition(status: &str, reason: &str, message: &str, at: DateTime<Utc>) -> Value {

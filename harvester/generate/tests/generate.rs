@@ -230,3 +230,135 @@ fn translated_objects_carry_commits_images_scans_and_reruns() {
     assert!(reruns >= 20, "{reruns} re-runs");
     assert!(scans >= builds - failed, "{scans} scans");
 }
+
+/// The pipeline task names a fact's DAG declares, with their `runAfter`.
+fn dag(fact: &RunFact) -> Vec<(&str, Vec<&str>, bool)> {
+    fact.pipeline_tasks
+        .iter()
+        .map(|t| (t.name.as_str(), t.run_after.iter().map(String::as_str).collect(), t.finally))
+        .collect()
+}
+
+#[test]
+fn pipeline_specs_carry_the_dag_the_task_runs_follow() {
+    for per_build in [9, 3, 12] {
+        let cfg = GenerateConfig { task_runs_per_build: per_build, failure_rate: 0.3, ..config(300) };
+        let facts: Vec<RunFact> = generate(&cfg).map(|o| translate(&o)).collect();
+        let mut task_runs: HashMap<(&str, &str), BTreeMap<&str, &RunFact>> = HashMap::new();
+        for tr in facts.iter().filter(|f| f.kind == RunKind::TaskRun) {
+            let parent = tr.pipeline_run.as_ref().expect("owner").name.as_str();
+            let task = tr.pipeline_task.as_deref().expect("pipeline task");
+            task_runs.entry((tr.namespace.as_str(), parent)).or_default().insert(task, tr);
+        }
+        let (mut builds, mut failed, mut parallel_after_failure) = (0, 0, 0);
+        for pr in facts.iter().filter(|f| f.kind == RunKind::PipelineRun) {
+            let runs = task_runs.get(&(pr.namespace.as_str(), pr.name.as_str())).cloned().unwrap_or_default();
+            let spec = dag(pr);
+            if pr.pipeline.as_deref() == Some(SCAN_PIPELINE) {
+                assert_eq!(
+                    spec,
+                    vec![("verify-signature", vec![], false), ("trivy-scan", vec!["verify-signature"], false)]
+                );
+                continue;
+            }
+            builds += 1;
+            assert_eq!(spec.len(), per_build, "{}", pr.name);
+            match per_build {
+                9 => assert_eq!(
+                    spec,
+                    vec![
+                        ("fetch-source", vec![], false),
+                        ("lint", vec!["fetch-source"], false),
+                        ("unit-test", vec!["fetch-source"], false),
+                        ("build-push", vec!["lint", "unit-test"], false),
+                        ("sbom", vec!["build-push"], false),
+                        ("sign-image", vec!["build-push"], false),
+                        ("integration-test", vec!["build-push"], false),
+                        ("deploy-dev", vec!["sbom", "sign-image", "integration-test"], false),
+                        ("notify", vec![], true),
+                    ]
+                ),
+                3 => assert_eq!(
+                    spec,
+                    vec![
+                        ("fetch-source", vec![], false),
+                        ("unit-test", vec!["fetch-source"], false),
+                        ("build-push", vec!["unit-test"], false),
+                    ]
+                ),
+                _ => {
+                    assert_eq!(
+                        spec[8..],
+                        [
+                            ("check-1", vec!["fetch-source"], false),
+                            ("check-2", vec!["fetch-source"], false),
+                            ("check-3", vec!["fetch-source"], false),
+                            ("notify", vec![], true)
+                        ]
+                    );
+                }
+            }
+            if let Some(sbom) = pr.pipeline_tasks.iter().find(|t| t.name == "sbom") {
+                assert_eq!(sbom.uses_results_of, ["build-push"], "IMAGE is pinned to build-push's digest");
+            }
+            // Every TaskRun starts after the ones it runs after ended; finally after all others.
+            for task in &pr.pipeline_tasks {
+                let Some(tr) = runs.get(task.name.as_str()) else { continue };
+                let start = tr.status.start_time.expect("start");
+                let before: Vec<&RunFact> = if task.finally {
+                    runs.values().filter(|r| r.pipeline_task.as_deref() != Some(task.name.as_str())).copied().collect()
+                } else {
+                    task.run_after
+                        .iter()
+                        .map(|b| *runs.get(b.as_str()).unwrap_or_else(|| panic!("{}: {b} ran", pr.name)))
+                        .collect()
+                };
+                for b in before {
+                    assert!(
+                        b.status.completion_time.expect("end") < start,
+                        "{}: {} before {}",
+                        pr.name,
+                        b.name,
+                        tr.name
+                    );
+                }
+                // Steps run one after another within the TaskRun.
+                let steps = &tr.steps;
+                assert_eq!(steps.first().and_then(|s| s.started_at), Some(start), "{}", tr.name);
+                assert_eq!(steps.last().and_then(|s| s.finished_at), tr.status.completion_time, "{}", tr.name);
+                for pair in steps.windows(2) {
+                    assert!(pair[0].started_at <= pair[0].finished_at && pair[0].finished_at <= pair[1].started_at);
+                }
+            }
+            if per_build == 9 {
+                let start = |t: &str| runs.get(t).and_then(|r| r.status.start_time);
+                assert_eq!(start("lint"), start("unit-test"), "{}: parallel branches start together", pr.name);
+            }
+            let ran: BTreeSet<&str> = runs.keys().copied().collect();
+            let skipped: BTreeSet<&str> = pr.skipped_tasks.iter().map(|s| s.name.as_str()).collect();
+            assert!(ran.is_disjoint(&skipped), "{}", pr.name);
+            let all: BTreeSet<&str> = pr.pipeline_tasks.iter().map(|t| t.name.as_str()).collect();
+            assert_eq!(ran.union(&skipped).copied().collect::<BTreeSet<_>>(), all, "{}", pr.name);
+            if pr.status.outcome == Outcome::Failed {
+                failed += 1;
+                assert!(pr.skipped_tasks.iter().all(|s| s.reason.as_deref() == Some("PipelineRun was stopping")));
+                if per_build >= 9 {
+                    assert!(ran.contains("notify"), "{}: finally runs after a failure", pr.name);
+                }
+                let failing = runs.values().find(|r| r.status.outcome == Outcome::Failed).expect("a failed TaskRun");
+                let failed_at = failing.status.completion_time;
+                parallel_after_failure += runs
+                    .values()
+                    .filter(|r| r.status.outcome == Outcome::Succeeded && r.status.completion_time > failed_at)
+                    .count();
+            } else {
+                assert!(skipped.is_empty(), "{}", pr.name);
+            }
+        }
+        assert_eq!(builds, 300);
+        assert!(failed >= 30, "{failed} failed builds with per_build {per_build}");
+        if per_build >= 9 {
+            assert!(parallel_after_failure > 0, "tasks already running finish after a failure");
+        }
+    }
+}

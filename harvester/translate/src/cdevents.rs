@@ -409,6 +409,8 @@ fn base_fact(ctx: &Context, kind: RunKind, namespace: &str, name: &str) -> RunFa
         status: RunStatus::default(),
         children: Vec::new(),
         steps: Vec::new(),
+        pipeline_tasks: Vec::new(),
+        skipped_tasks: Vec::new(),
         supply_chain: SupplyChain { trigger, ..SupplyChain::default() },
         deleted_at: None,
     }

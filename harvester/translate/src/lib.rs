@@ -10,7 +10,8 @@
 //!    concatenated JSON values, or multi-document YAML.
 //! 2. [`translate_value`] unwraps containers — kubectl `List`s, JSON arrays, Tekton CloudEvent bodies
 //!    (`{"taskRun": …}`) — and hands each run object to [`translate_object`], which maps identity, status,
-//!    params, results, children and steps (`object`).
+//!    params, results, children, steps with their times, and a PipelineRun's task DAG (`status.pipelineSpec`:
+//!    `runAfter`, result references, `when`, `finally`) and skipped tasks (`object`).
 //! 3. `supply_chain` reads the finished fact's results, labels and annotations for the source revision, trigger,
 //!    images, artifacts and scans.
 //!

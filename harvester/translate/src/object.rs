@@ -7,7 +7,8 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tekton_graph_schema::normalize::parse_image_ref;
 use tekton_graph_schema::{
-    ChildRef, FACT_SCHEMA_VERSION, NamedValue, ObservedFrom, Outcome, OwnerRef, RunFact, RunKind, RunStatus, Step,
+    ChildRef, FACT_SCHEMA_VERSION, NamedValue, ObservedFrom, Outcome, OwnerRef, PipelineTask, RunFact, RunKind,
+    RunStatus, SkippedTask, Step,
 };
 
 use crate::error::TranslateError;
@@ -89,6 +90,10 @@ fn object_fact(obj: &Value, kind: RunKind) -> Result<RunFact, TranslateError> {
         None => (derived_name(kind, obj), true),
     };
     let status = at(obj, &["status"]).unwrap_or(&Value::Null);
+    let (pipeline_tasks, skipped_tasks) = match kind {
+        RunKind::PipelineRun => (pipeline_tasks(obj), skipped_tasks(status)),
+        RunKind::TaskRun => (Vec::new(), Vec::new()),
+    };
     let (pipeline, task, pipeline_run) = match kind {
         RunKind::PipelineRun => (
             str_at(obj, &["spec", "pipelineRef", "name"])
@@ -126,7 +131,9 @@ fn object_fact(obj: &Value, kind: RunKind) -> Result<RunFact, TranslateError> {
         results: results(status),
         status: run_status(status, "status")?,
         children: children(status),
-        steps: steps(status, task_spec_steps(obj)),
+        steps: steps(status, task_spec_steps(obj), "status")?,
+        pipeline_tasks,
+        skipped_tasks,
         supply_chain: Default::default(),
         deleted_at: None,
     })
@@ -250,23 +257,139 @@ fn task_spec_steps(obj: &Value) -> &[Value] {
     if spec.is_empty() { array_at(obj, &["status", "taskSpec", "steps"]) } else { spec }
 }
 
-fn steps(status: &Value, spec_steps: &[Value]) -> Vec<Step> {
-    array_at(status, &["steps"])
+/// `status.steps`, joined by name with the steps as written in the task. `field` is where `status` is, for
+/// errors: a malformed step time fails the document like any other malformed time.
+fn steps(status: &Value, spec_steps: &[Value], field: &str) -> Result<Vec<Step>, TranslateError> {
+    let mut out = Vec::new();
+    for (i, step) in array_at(status, &["steps"]).iter().enumerate() {
+        let Some(name) = str_at(step, &["name"]) else { continue };
+        let field = format!("{field}.steps[{i}]");
+        let image_id = str_at(step, &["imageID"]);
+        let started_at = match time_at(step, &["terminated", "startedAt"], &format!("{field}.terminated.startedAt"))? {
+            Some(t) => Some(t),
+            None => time_at(step, &["running", "startedAt"], &format!("{field}.running.startedAt"))?,
+        };
+        out.push(Step {
+            name: name.to_string(),
+            image: spec_steps
+                .iter()
+                .find(|s| str_at(s, &["name"]) == Some(name))
+                .and_then(|s| str_at(s, &["image"]))
+                .map(str::to_string),
+            image_id: image_id.map(str::to_string),
+            digest: image_id.and_then(|id| parse_image_ref(id).digest),
+            exit_code: at(step, &["terminated", "exitCode"]).and_then(Value::as_i64),
+            terminated_reason: str_at(step, &["terminated", "reason"]).map(str::to_string),
+            started_at,
+            finished_at: time_at(step, &["terminated", "finishedAt"], &format!("{field}.terminated.finishedAt"))?,
+        });
+    }
+    Ok(out)
+}
+
+/// The pipeline spec the run resolved (`status.pipelineSpec`), else the one written inline (`spec.pipelineSpec`).
+/// A PipelineRun of a `pipelineRef` that the controller has not resolved yet has neither.
+fn pipeline_spec(obj: &Value) -> Option<&Value> {
+    at(obj, &["status", "pipelineSpec"]).or_else(|| at(obj, &["spec", "pipelineSpec"]))
+}
+
+/// The DAG: `tasks`, then `finally`. Entries without a name are skipped, like params without one.
+fn pipeline_tasks(obj: &Value) -> Vec<PipelineTask> {
+    let Some(spec) = pipeline_spec(obj) else { return Vec::new() };
+    let tasks = array_at(spec, &["tasks"]).iter().map(|task| (task, false));
+    let finally = array_at(spec, &["finally"]).iter().map(|task| (task, true));
+    tasks.chain(finally).filter_map(|(task, finally)| pipeline_task(task, finally)).collect()
+}
+
+fn pipeline_task(task: &Value, finally: bool) -> Option<PipelineTask> {
+    let name = str_at(task, &["name"])?.to_string();
+    let when = array_at(task, &["when"]);
+    // Result references order a task as much as `runAfter` does: in params, matrix params (also of `include`
+    // combinations) and when expressions.
+    let matrix_include = array_at(task, &["matrix", "include"]).iter().flat_map(|combo| array_at(combo, &["params"]));
+    let param_values = array_at(task, &["params"])
         .iter()
-        .filter_map(|step| {
-            let name = str_at(step, &["name"])?;
-            let image_id = str_at(step, &["imageID"]);
-            Some(Step {
-                name: name.to_string(),
-                image: spec_steps
-                    .iter()
-                    .find(|s| str_at(s, &["name"]) == Some(name))
-                    .and_then(|s| str_at(s, &["image"]))
-                    .map(str::to_string),
-                image_id: image_id.map(str::to_string),
-                digest: image_id.and_then(|id| parse_image_ref(id).digest),
-                exit_code: at(step, &["terminated", "exitCode"]).and_then(Value::as_i64),
-                terminated_reason: str_at(step, &["terminated", "reason"]).map(str::to_string),
+        .chain(array_at(task, &["matrix", "params"]))
+        .chain(matrix_include)
+        .filter_map(|param| at(param, &["value"]));
+    let mut uses_results_of = BTreeSet::new();
+    for value in param_values.chain(when) {
+        collect_result_refs(value, &mut uses_results_of);
+    }
+    uses_results_of.remove(&name);
+    Some(PipelineTask {
+        task: pipeline_task_ref(task),
+        run_after: array_at(task, &["runAfter"])
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect(),
+        uses_results_of: uses_results_of.into_iter().collect(),
+        finally,
+        when: when.iter().filter_map(when_text).collect(),
+        name,
+    })
+}
+
+/// `taskRef.name`, else the `name` param of a resolver or bundle reference (`taskRef.params`); an inline
+/// `taskSpec` (or a resolver without a `name` param, such as git's) has none.
+fn pipeline_task_ref(task: &Value) -> Option<String> {
+    str_at(task, &["taskRef", "name"])
+        .or_else(|| {
+            array_at(task, &["taskRef", "params"])
+                .iter()
+                .find(|param| str_at(param, &["name"]) == Some("name"))
+                .and_then(|param| str_at(param, &["value"]))
+        })
+        .map(str::to_string)
+}
+
+/// Names `X` of every `$(tasks.X.results.…)` (or `$(tasks.X.results["…"])`) in the strings of `value`.
+/// `$(tasks.X.status)` and the like are not result references.
+fn collect_result_refs(value: &Value, out: &mut BTreeSet<String>) {
+    match value {
+        Value::String(text) => {
+            for rest in text.split("$(tasks.").skip(1) {
+                let Some((task, after)) = rest.split_once('.') else { continue };
+                let is_task_name = !task.is_empty() && task.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+                if is_task_name && (after.starts_with("results.") || after.starts_with("results[")) {
+                    out.insert(task.to_string());
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| collect_result_refs(item, out)),
+        Value::Object(map) => map.values().for_each(|item| collect_result_refs(item, out)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+}
+
+/// A when expression as text: its `cel` expression, or `input operator [value, …]`. Empty strings are shown as
+/// `""` so that `"" notin [""]` stays readable.
+fn when_text(expression: &Value) -> Option<String> {
+    if let Some(cel) = str_at(expression, &["cel"]) {
+        return Some(cel.to_string());
+    }
+    let shown = |value: Option<String>| match value {
+        Some(text) if !text.is_empty() => text,
+        _ => "\"\"".to_string(),
+    };
+    let operator = str_at(expression, &["operator"])?;
+    let input = shown(at(expression, &["input"]).and_then(scalar_string));
+    let values: Vec<String> =
+        array_at(expression, &["values"]).iter().map(|value| shown(scalar_string(value))).collect();
+    Some(format!("{input} {operator} [{}]", values.join(", ")))
+}
+
+/// `status.skippedTasks`: the name and Tekton's reason (e.g. `When Expressions evaluated to false`).
+fn skipped_tasks(status: &Value) -> Vec<SkippedTask> {
+    array_at(status, &["skippedTasks"])
+        .iter()
+        .filter_map(|skipped| {
+            Some(SkippedTask {
+                name: str_at(skipped, &["name"])?.to_string(),
+                reason: str_at(skipped, &["reason"]).map(str::to_string),
             })
         })
         .collect()
@@ -304,7 +427,9 @@ fn embedded_task_runs(obj: &Value, parent: &RunFact) -> Result<Vec<RunFact>, Tra
                 results: results(entry_status),
                 status: run_status(entry_status, &field)?,
                 children: Vec::new(),
-                steps: steps(entry_status, array_at(entry_status, &["taskSpec", "steps"])),
+                steps: steps(entry_status, array_at(entry_status, &["taskSpec", "steps"]), &field)?,
+                pipeline_tasks: Vec::new(),
+                skipped_tasks: Vec::new(),
                 supply_chain: Default::default(),
                 deleted_at: None,
             };
@@ -314,14 +439,15 @@ fn embedded_task_runs(obj: &Value, parent: &RunFact) -> Result<Vec<RunFact>, Tra
         .collect()
 }
 
-/// `taskRef.name` of a pipeline task, from the resolved (status) or inline (spec) pipeline spec.
+/// The task a pipeline task runs ([`pipeline_task_ref`]), from the resolved (status) or inline (spec) pipeline
+/// spec, `finally` tasks included.
 fn task_of_pipeline_task(obj: &Value, pipeline_task: &str) -> Option<String> {
-    [&["status", "pipelineSpec", "tasks"][..], &["spec", "pipelineSpec", "tasks"][..]]
+    [&["status", "pipelineSpec"][..], &["spec", "pipelineSpec"][..]]
         .into_iter()
-        .flat_map(|path| array_at(obj, path))
+        .filter_map(|path| at(obj, path))
+        .flat_map(|spec| array_at(spec, &["tasks"]).iter().chain(array_at(spec, &["finally"])))
         .find(|task| str_at(task, &["name"]) == Some(pipeline_task))
-        .and_then(|task| str_at(task, &["taskRef", "name"]))
-        .map(str::to_string)
+        .and_then(pipeline_task_ref)
 }
 
 #[cfg(test)]
@@ -377,5 +503,134 @@ mod tests {
         let obj =
             json!({"metadata": {"annotations": {LAST_APPLIED: "{}", "big": "x".repeat(4097), "ok": "x".repeat(4096)}}});
         assert_eq!(annotations(&obj).keys().collect::<Vec<_>>(), vec!["ok"]);
+    }
+
+    #[test]
+    fn result_references_are_found_in_every_string_and_only_for_results() {
+        let mut refs = BTreeSet::new();
+        let value = json!([
+            "$(tasks.clone.results.url)?rev=$(tasks.clone.results.commit)",
+            {"nested": ["prefix é $(tasks.build.results[\"IMAGE_URL\"]) ü"]},
+            "$(tasks.build.status) $(tasks.status) $(tasks.lint.results) $(tasks..results.x) $(tasks.bad name.results.x)",
+            "$(tasks.scan-1.results.report[*])",
+            "ünïcödé $(tasks.",
+            7,
+            null,
+        ]);
+        collect_result_refs(&value, &mut refs);
+        assert_eq!(refs.into_iter().collect::<Vec<_>>(), ["build", "clone", "scan-1"]);
+    }
+
+    #[test]
+    fn pipeline_tasks_read_run_after_refs_when_and_task_names() {
+        let obj = json!({
+            "kind": "PipelineRun",
+            "spec": {"pipelineSpec": {"tasks": [{"name": "ignored-spec-task"}]}},
+            "status": {"pipelineSpec": {
+                "tasks": [
+                    {"name": "fetch", "taskRef": {"name": "git-clone"}},
+                    {
+                        "name": "build",
+                        "runAfter": ["fetch", " ", 3],
+                        "taskRef": {"resolver": "bundles", "params": [
+                            {"name": "bundle", "value": "quay.io/x@sha256:00"}, {"name": "name", "value": "buildah"}
+                        ]},
+                        "params": [
+                            {"name": "rev", "value": "$(tasks.fetch.results.commit)"},
+                            {"name": "self", "value": "$(tasks.build.results.IMAGE_URL)"}
+                        ],
+                        "matrix": {
+                            "params": [{"name": "arch", "value": ["$(tasks.arches.results.list[*])"]}],
+                            "include": [{"name": "x", "params": [{"name": "extra", "value": "$(tasks.extra.results.v)"}]}]
+                        },
+                        "when": [
+                            {"input": "$(tasks.init.results.build)", "operator": "in", "values": ["true", true]},
+                            {"input": "", "operator": "notin", "values": [""]},
+                            {"cel": "'$(tasks.gate.results.ok)' == 'yes'"},
+                            {"input": "no operator"}
+                        ]
+                    },
+                    {"name": "inline", "taskSpec": {"steps": []}},
+                    {"name": "git", "taskRef": {"resolver": "git", "params": [{"name": "pathInRepo", "value": "t.yaml"}]}},
+                    {"taskRef": {"name": "nameless"}}
+                ],
+                "finally": [{"name": "notify", "taskRef": {"name": "send"}, "params": [
+                    {"name": "status", "value": "$(tasks.build.status)"},
+                    {"name": "o", "value": {"k": "$(tasks.build.results.IMAGE_DIGEST)"}}
+                ]}]
+            }}
+        });
+        let tasks = pipeline_tasks(&obj);
+        let names: Vec<&str> = tasks.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["fetch", "build", "inline", "git", "notify"], "status.pipelineSpec wins over spec");
+        let build = &tasks[1];
+        assert_eq!(build.task.as_deref(), Some("buildah"));
+        assert_eq!(build.run_after, ["fetch"]);
+        assert_eq!(build.uses_results_of, ["arches", "extra", "fetch", "gate", "init"]);
+        assert_eq!(
+            build.when,
+            ["$(tasks.init.results.build) in [true, true]", "\"\" notin [\"\"]", "'$(tasks.gate.results.ok)' == 'yes'"]
+        );
+        assert!(!build.finally);
+        assert_eq!(
+            (tasks[0].task.as_deref(), tasks[2].task.as_deref(), tasks[3].task.as_deref()),
+            (Some("git-clone"), None, None)
+        );
+        assert!(tasks[4].finally);
+        assert_eq!(tasks[4].uses_results_of, ["build"]);
+        assert_eq!(tasks[4].task.as_deref(), Some("send"));
+
+        let spec_only = json!({"spec": {"pipelineSpec": {"tasks": [{"name": "only"}]}}});
+        assert_eq!(pipeline_tasks(&spec_only).len(), 1);
+        assert!(pipeline_tasks(&json!({"spec": {"pipelineRef": {"name": "p"}}})).is_empty());
+    }
+
+    #[test]
+    fn step_times_come_from_terminated_or_running_and_bad_ones_fail_loudly() {
+        let status = json!({"steps": [
+            {"name": "a", "terminated": {"startedAt": "2024-05-15T10:00:00Z", "finishedAt": "2024-05-15T10:00:30Z"}},
+            {"name": "b", "running": {"startedAt": "2024-05-15T10:00:31Z"}},
+            {"name": "c", "waiting": {"reason": "PodInitializing"}},
+        ]});
+        let parsed = steps(&status, &[], "status").unwrap();
+        let times: Vec<_> = parsed
+            .iter()
+            .map(|s| (s.started_at.map(|t| t.to_rfc3339()), s.finished_at.map(|t| t.to_rfc3339())))
+            .collect();
+        assert_eq!(
+            times,
+            [
+                (Some("2024-05-15T10:00:00+00:00".into()), Some("2024-05-15T10:00:30+00:00".into())),
+                (Some("2024-05-15T10:00:31+00:00".into()), None),
+                (None, None),
+            ]
+        );
+        let bad = json!({"steps": [{"name": "a"}, {"name": "b", "terminated": {"finishedAt": "yesterday"}}]});
+        let err = steps(&bad, &[], "status.taskRuns.x.status").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "status.taskRuns.x.status.steps[1].terminated.finishedAt `yesterday` is not an RFC 3339 time"
+        );
+        let not_text = json!({"steps": [{"name": "a", "running": {"startedAt": 5}}]});
+        assert_eq!(
+            steps(&not_text, &[], "status").unwrap_err().to_string(),
+            "status.steps[0].running.startedAt `5` is not an RFC 3339 time"
+        );
+    }
+
+    #[test]
+    fn skipped_tasks_keep_name_and_reason() {
+        let status = json!({"skippedTasks": [
+            {"name": "lint", "reason": "When Expressions evaluated to false", "whenExpressions": []},
+            {"name": "later"},
+            {"reason": "no name"}
+        ]});
+        assert_eq!(
+            skipped_tasks(&status),
+            [
+                SkippedTask { name: "lint".into(), reason: Some("When Expressions evaluated to false".into()) },
+                SkippedTask { name: "later".into(), reason: None },
+            ]
+        );
     }
 }

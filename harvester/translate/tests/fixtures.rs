@@ -2,9 +2,10 @@
 
 mod common;
 
+use chrono::{DateTime, Utc};
 use common::{facts, find, fixture_files, single, time};
 use tekton_graph_schema::normalize::repository_key;
-use tekton_graph_schema::{ArtifactRole, ObservedFrom, Outcome, RunFact, RunKind};
+use tekton_graph_schema::{ArtifactRole, ObservedFrom, Outcome, RunFact, RunKind, SkippedTask};
 
 const CHAINS_IMAGE_DIGEST: &str = "sha256:827521c857fdcd4374f4da5442fbae2edb01e7fbae285c3ec15673d4c1daecb7";
 const IDEC_REPOSITORY: &str = "github.com/joostvdg/ingress-dns-export-controller";
@@ -22,6 +23,7 @@ const COVERED: &[&str] = &[
     "tekton/pipelinerun-v1-lighthouse-taskrun-and-customrun-succeeded.yaml",
     "tekton/pipelinerun-v1-results-record-succeeded.json",
     "tekton/pipelinerun-v1beta1-matrix-cel-customtask-runs-succeeded.yaml",
+    "tekton/pipelinerun-v1beta1-pipeline-service-exporter-build-finally-skipped-childrefs.yaml",
     "tekton/taskrun-list-v1beta1-dashboard-kaniko-build-failed.json",
     "tekton/taskrun-v1-chains-image-url-digest-provenance.json",
     "tekton/taskrun-v1-chains-images-multiple-subjects.json",
@@ -29,6 +31,13 @@ const COVERED: &[&str] = &[
     "tekton/taskrun-v1-lighthouse-succeeded-steps.yaml",
     "tekton/taskrun-v1beta1-chains-taskresults-image-digest.json",
     "tekton/taskrun-v1beta1-lighthouse-running.yaml",
+    "tekton/taskrun-v1beta1-pipeline-service-exporter-build-container-image-digest-steps.yaml",
+    "tekton/taskrun-v1beta1-pipeline-service-exporter-clair-scan-vulnerability-counts.yaml",
+    "tekton/taskrun-v1beta1-pipeline-service-exporter-clamav-scan-sidecar.yaml",
+    "tekton/taskrun-v1beta1-pipeline-service-exporter-clone-repository-commit-url.yaml",
+    "tekton/taskrun-v1beta1-pipeline-service-exporter-init-build-result.yaml",
+    "tekton/taskrun-v1beta1-pipeline-service-exporter-inspect-image-base-image.yaml",
+    "tekton/taskrun-v1beta1-pipeline-service-exporter-show-summary-finally.yaml",
 ];
 
 #[test]
@@ -38,6 +47,19 @@ fn every_fixture_file_has_a_test() {
 
 fn image_digests(fact: &RunFact) -> Vec<&str> {
     fact.supply_chain.images.iter().map(|i| i.digest.as_str()).collect()
+}
+
+/// A step's name with its `startedAt` and `finishedAt`.
+type StepTimes<'a> = (&'a str, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+/// `(name, started_at, finished_at)` of every step, times as written in the YAML.
+fn step_times(fact: &RunFact) -> Vec<StepTimes<'_>> {
+    fact.steps.iter().map(|s| (s.name.as_str(), s.started_at, s.finished_at)).collect()
+}
+
+/// A step that terminated: its name with `startedAt` and `finishedAt`.
+fn ran<'a>(name: &'a str, started: &str, finished: &str) -> StepTimes<'a> {
+    (name, Some(time(started)), Some(time(finished)))
 }
 
 fn child_names(fact: &RunFact) -> Vec<(&str, &str, Option<&str>)> {
@@ -251,6 +273,11 @@ fn matrix_pipelinerun_with_custom_task_runs() {
     assert!(pr.children.iter().all(|c| c.kind == "Run" && c.api_version.as_deref() == Some("tekton.dev/v1alpha1")));
     assert!(pr.children.iter().all(|c| c.pipeline_task_name.as_deref() == Some("platforms-and-browsers")));
     assert_eq!(pr.children[7].name, "matrixed-pr-4djw9-platforms-and-browsers-0", "order kept as written");
+    // One pipeline task, a custom task (taskRef by apiVersion/kind, no name) fanned out by its matrix.
+    assert_eq!(pr.pipeline_tasks.len(), 1);
+    let task = &pr.pipeline_tasks[0];
+    assert_eq!((task.name.as_str(), task.task.as_deref()), ("platforms-and-browsers", None));
+    assert!(task.run_after.is_empty() && task.uses_results_of.is_empty() && task.when.is_empty() && !task.finally);
 }
 
 #[test]
@@ -282,6 +309,243 @@ fn dashboard_taskrun_array_with_failed_kaniko_builds() {
     );
     assert_eq!(all[2].steps.len(), 2);
     assert_eq!(all[2].status.start_time, Some(time("2019-09-06T13:50:58Z")));
+}
+
+// ---- tekton/: pipeline-service-exporter (one Konflux build: the PipelineRun and seven of its TaskRuns) ----
+
+const EXPORTER_PR: &str = "human-resources-on-pull-request-rlrj8";
+const EXPORTER_PR_UID: &str = "4ceaef28-9295-4b0b-93fc-1a03d3feadd5";
+const EXPORTER_NS: &str = "rhtapuser-tenant";
+const EXPORTER_COMMIT: &str = "b9651320a8c6fdd24cf35d2a1f8ea0a245235442";
+const EXPORTER_IMAGE_DIGEST: &str = "sha256:dd1f97370def2173b4fcdb0b75291ed6ecdf3346a2839f6ac7f5eca3a77df37d";
+
+/// A TaskRun of the exporter's PipelineRun: identity, owner and outcome, which every one of them shares.
+fn exporter_task_run(file: &str, pipeline_task: &str, task: &str) -> RunFact {
+    let tr = single(file);
+    assert_eq!(tr.kind, RunKind::TaskRun);
+    assert_eq!(tr.api_version.as_deref(), Some("tekton.dev/v1beta1"));
+    assert_eq!((tr.namespace.as_str(), tr.name.clone()), (EXPORTER_NS, format!("{EXPORTER_PR}-{pipeline_task}")));
+    assert_eq!((tr.pipeline_task.as_deref(), tr.task.as_deref()), (Some(pipeline_task), Some(task)));
+    assert_eq!(
+        tr.pipeline_run.as_ref().map(|o| (o.name.as_str(), o.uid.as_deref())),
+        Some((EXPORTER_PR, Some(EXPORTER_PR_UID)))
+    );
+    assert_eq!(tr.status.outcome, Outcome::Succeeded);
+    assert!(tr.pipeline_tasks.is_empty() && tr.skipped_tasks.is_empty(), "a TaskRun has no DAG");
+    assert!(tr.steps.iter().all(|s| s.exit_code == Some(0) && s.terminated_reason.as_deref() == Some("Completed")));
+    tr
+}
+
+#[test]
+fn exporter_pipelinerun_dag_finally_and_skipped_tasks() {
+    let pr = single("tekton/pipelinerun-v1beta1-pipeline-service-exporter-build-finally-skipped-childrefs.yaml");
+    assert_eq!((pr.kind, pr.name.as_str(), pr.namespace.as_str()), (RunKind::PipelineRun, EXPORTER_PR, EXPORTER_NS));
+    assert_eq!((pr.api_version.as_deref(), pr.uid.as_deref()), (Some("tekton.dev/v1beta1"), Some(EXPORTER_PR_UID)));
+    assert_eq!(pr.status.outcome, Outcome::Succeeded);
+    assert_eq!(pr.status.reason.as_deref(), Some("Completed"));
+    assert_eq!(pr.status.message.as_deref(), Some("Tasks Completed: 11 (Failed: 0, Cancelled 0), Skipped: 3"));
+    assert_eq!(pr.status.start_time, Some(time("2023-08-25T14:56:28Z")));
+    assert_eq!(pr.status.completion_time, Some(time("2023-08-25T15:01:09Z")));
+    assert_eq!(pr.children.len(), 11);
+    assert!(pr.children.iter().all(|c| c.kind == "TaskRun" && c.api_version.as_deref() == Some("tekton.dev/v1beta1")));
+    assert_eq!(
+        pr.children[5].name, "humeaa4363f279f84d4e98a2fee1964cf0b-deprecated-base-image-check",
+        "a child name Tekton shortened"
+    );
+
+    // The DAG from status.pipelineSpec: 12 tasks, then 2 finally tasks, with runAfter as declared.
+    let dag: Vec<(&str, Vec<&str>, bool)> = pr
+        .pipeline_tasks
+        .iter()
+        .map(|t| (t.name.as_str(), t.run_after.iter().map(String::as_str).collect(), t.finally))
+        .collect();
+    assert_eq!(
+        dag,
+        vec![
+            ("init", vec![], false),
+            ("clone-repository", vec!["init"], false),
+            ("prefetch-dependencies", vec!["clone-repository"], false),
+            ("build-container", vec!["prefetch-dependencies"], false),
+            ("inspect-image", vec!["build-container"], false),
+            ("label-check", vec!["inspect-image"], false),
+            ("optional-label-check", vec!["inspect-image"], false),
+            ("deprecated-base-image-check", vec![], false),
+            ("clair-scan", vec!["build-container"], false),
+            ("sast-snyk-check", vec!["clone-repository"], false),
+            ("clamav-scan", vec!["build-container"], false),
+            ("sbom-json-check", vec!["build-container"], false),
+            ("show-sbom", vec![], true),
+            ("show-summary", vec![], true),
+        ]
+    );
+    let task =
+        |name: &str| pr.pipeline_tasks.iter().find(|t| t.name == name).unwrap_or_else(|| panic!("no task {name}"));
+    // Result references are edges too: build-container reads init's result in `when` and clone-repository's
+    // commit in a param; deprecated-base-image-check has no runAfter and hangs on build-container only by them.
+    assert_eq!(task("build-container").uses_results_of, ["clone-repository", "init"]);
+    assert_eq!(task("deprecated-base-image-check").uses_results_of, ["build-container"]);
+    assert_eq!(task("clone-repository").uses_results_of, ["init"]);
+    assert_eq!(
+        task("show-summary").uses_results_of,
+        ["clone-repository"],
+        "`$(tasks.build-container.status)` is no result"
+    );
+    assert_eq!(task("init").uses_results_of, Vec::<String>::new());
+    assert_eq!(task("label-check").uses_results_of, Vec::<String>::new());
+    // Task names come from the bundles resolver's `name` param.
+    assert_eq!(task("build-container").task.as_deref(), Some("buildah"));
+    assert_eq!(task("optional-label-check").task.as_deref(), Some("label-check"));
+    assert_eq!(task("show-summary").task.as_deref(), Some("summary"));
+    // When expressions as the resolved spec has them (params substituted, result references not).
+    assert_eq!(task("init").when, Vec::<String>::new());
+    assert_eq!(task("build-container").when, ["$(tasks.init.results.build) in [true]"]);
+    assert_eq!(task("prefetch-dependencies").when, ["false in [true]"]);
+    assert_eq!(task("sast-snyk-check").when, ["false in [false]", r#""" notin [""]"#]);
+
+    let reason = Some("When Expressions evaluated to false".to_string());
+    assert_eq!(
+        pr.skipped_tasks,
+        ["prefetch-dependencies", "optional-label-check", "sast-snyk-check"]
+            .map(|name| SkippedTask { name: name.into(), reason: reason.clone() })
+    );
+
+    // Supply chain: the image from pipelineResults, the commit from the CHAINS-GIT_* results.
+    assert_eq!(image_digests(&pr), vec![EXPORTER_IMAGE_DIGEST]);
+    let source = pr.supply_chain.source.as_ref().expect("CHAINS-GIT_* results");
+    assert_eq!(source.repository.as_deref(), Some("github.com/jeff-phillips-18/human-resources"));
+    assert_eq!(source.commit_sha.as_deref(), Some(EXPORTER_COMMIT));
+    assert_eq!(pr.supply_chain.signed.as_deref(), Some("true"));
+}
+
+#[test]
+fn exporter_taskrun_init() {
+    let tr =
+        exporter_task_run("tekton/taskrun-v1beta1-pipeline-service-exporter-init-build-result.yaml", "init", "init");
+    assert_eq!(tr.uid.as_deref(), Some("c94f6df4-8137-4e16-bbe6-911a60f118d3"));
+    assert_eq!(
+        (tr.status.start_time, tr.status.completion_time),
+        (Some(time("2023-08-25T14:56:31Z")), Some(time("2023-08-25T14:56:37Z")))
+    );
+    assert_eq!(step_times(&tr), vec![ran("init", "2023-08-25T14:56:36Z", "2023-08-25T14:56:37Z")]);
+    assert_eq!(tr.result("build"), Some(&serde_json::json!("true")), "the input of the other tasks' `when`");
+}
+
+#[test]
+fn exporter_taskrun_clone_repository() {
+    let tr = exporter_task_run(
+        "tekton/taskrun-v1beta1-pipeline-service-exporter-clone-repository-commit-url.yaml",
+        "clone-repository",
+        "git-clone",
+    );
+    assert_eq!(
+        step_times(&tr),
+        vec![
+            ran("clone", "2023-08-25T14:56:54Z", "2023-08-25T14:56:54Z"),
+            ran("symlink-check", "2023-08-25T14:56:54Z", "2023-08-25T14:56:54Z"),
+        ]
+    );
+    let source = tr.supply_chain.source.as_ref().expect("git-clone results");
+    assert_eq!(source.commit_sha.as_deref(), Some(EXPORTER_COMMIT));
+    assert_eq!(source.repository_url.as_deref(), Some("https://github.com/jeff-phillips-18/human-resources"));
+    assert_eq!(&source.evidence[..2], ["url", "commit"]);
+}
+
+#[test]
+fn exporter_taskrun_build_container_step_timings() {
+    let tr = exporter_task_run(
+        "tekton/taskrun-v1beta1-pipeline-service-exporter-build-container-image-digest-steps.yaml",
+        "build-container",
+        "buildah",
+    );
+    assert_eq!(tr.uid.as_deref(), Some("90675680-c787-446c-bded-7f3d1469aee7"));
+    assert_eq!(
+        (tr.status.start_time, tr.status.completion_time),
+        (Some(time("2023-08-25T14:56:55Z")), Some(time("2023-08-25T14:58:25Z")))
+    );
+    assert_eq!(
+        step_times(&tr),
+        vec![
+            ran("build", "2023-08-25T14:57:04Z", "2023-08-25T14:58:01Z"),
+            ran("sbom-syft-generate", "2023-08-25T14:58:02Z", "2023-08-25T14:58:08Z"),
+            ran("analyse-dependencies-java-sbom", "2023-08-25T14:58:08Z", "2023-08-25T14:58:08Z"),
+            ran("merge-syft-sboms", "2023-08-25T14:58:09Z", "2023-08-25T14:58:09Z"),
+            ran("merge-cachi2-sbom", "2023-08-25T14:58:09Z", "2023-08-25T14:58:09Z"),
+            ran("create-purl-sbom", "2023-08-25T14:58:09Z", "2023-08-25T14:58:09Z"),
+            ran("inject-sbom-and-push", "2023-08-25T14:58:10Z", "2023-08-25T14:58:22Z"),
+            ran("upload-sbom", "2023-08-25T14:58:23Z", "2023-08-25T14:58:24Z"),
+        ]
+    );
+    assert_eq!(tr.steps[0].image.as_deref(), Some("quay.io/redhat-appstudio/buildah:v1.28"));
+    assert_eq!(
+        tr.steps[0].digest.as_deref(),
+        Some("sha256:381e9bfedd59701477621da93892106873a6951b196105d3d2d85c3f6d7b569b")
+    );
+    assert_eq!(image_digests(&tr), vec![EXPORTER_IMAGE_DIGEST]);
+}
+
+#[test]
+fn exporter_taskrun_inspect_image() {
+    let tr = exporter_task_run(
+        "tekton/taskrun-v1beta1-pipeline-service-exporter-inspect-image-base-image.yaml",
+        "inspect-image",
+        "inspect-image",
+    );
+    assert_eq!(step_times(&tr), vec![ran("inspect-image", "2023-08-25T14:58:47Z", "2023-08-25T14:58:48Z")]);
+    assert_eq!(tr.result("BASE_IMAGE_REPOSITORY"), Some(&serde_json::json!("ubi8/openjdk-17-runtime")));
+    assert!(tr.supply_chain.images.is_empty(), "a base image is an input, not a product");
+}
+
+#[test]
+fn exporter_taskrun_clair_scan() {
+    let tr = exporter_task_run(
+        "tekton/taskrun-v1beta1-pipeline-service-exporter-clair-scan-vulnerability-counts.yaml",
+        "clair-scan",
+        "clair-scan",
+    );
+    assert_eq!(
+        step_times(&tr),
+        vec![
+            ran("get-vulnerabilities", "2023-08-25T14:59:30Z", "2023-08-25T14:59:40Z"),
+            ran("conftest-vulnerabilities", "2023-08-25T14:59:41Z", "2023-08-25T14:59:41Z"),
+            ran("test-format-result", "2023-08-25T14:59:41Z", "2023-08-25T14:59:41Z"),
+        ]
+    );
+    let scans = &tr.supply_chain.scans;
+    assert_eq!(scans.len(), 1, "{scans:?}");
+    assert_eq!((scans[0].critical, scans[0].high, scans[0].medium, scans[0].low), (0, 2, 12, 3));
+    assert_eq!(scans[0].evidence, "CLAIR_SCAN_RESULT");
+}
+
+#[test]
+fn exporter_taskrun_clamav_scan_with_sidecar() {
+    let tr = exporter_task_run(
+        "tekton/taskrun-v1beta1-pipeline-service-exporter-clamav-scan-sidecar.yaml",
+        "clamav-scan",
+        "clamav-scan",
+    );
+    // The `database` sidecar is not a step.
+    assert_eq!(
+        step_times(&tr),
+        vec![
+            ran("extract-and-scan-image", "2023-08-25T14:59:31Z", "2023-08-25T15:01:01Z"),
+            ran("modify-clam-output-to-json", "2023-08-25T15:01:01Z", "2023-08-25T15:01:02Z"),
+            ran("store-hacbs-test-output-result", "2023-08-25T15:01:02Z", "2023-08-25T15:01:02Z"),
+        ]
+    );
+    assert_eq!(tr.results.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["TEST_OUTPUT"]);
+}
+
+#[test]
+fn exporter_taskrun_show_summary_finally() {
+    let tr = exporter_task_run(
+        "tekton/taskrun-v1beta1-pipeline-service-exporter-show-summary-finally.yaml",
+        "show-summary",
+        "summary",
+    );
+    assert_eq!(tr.labels.get("tekton.dev/memberOf").map(String::as_str), Some("finally"));
+    assert_eq!(step_times(&tr), vec![ran("appstudio-summary", "2023-08-25T15:01:07Z", "2023-08-25T15:01:07Z")]);
+    assert!(tr.results.is_empty());
+    assert_eq!(tr.status.completion_time, Some(time("2023-08-25T15:01:08Z")));
 }
 
 // ---- tekton/: Lighthouse ----
@@ -362,6 +626,12 @@ fn lighthouse_taskrun_running_steps() {
     let running: Vec<_> = tr.steps.iter().filter(|s| s.exit_code.is_none()).map(|s| s.name.as_str()).collect();
     assert_eq!(running, vec!["build", "unit-test"]);
     assert!(tr.steps.iter().all(|s| s.digest.is_some()));
+    // A running step has a start (`running.startedAt`) and no finish yet.
+    assert_eq!(
+        (tr.steps[3].name.as_str(), tr.steps[3].started_at, tr.steps[3].finished_at),
+        ("build", Some(time("2020-07-20T20:15:31Z")), None)
+    );
+    assert_eq!(step_times(&tr)[1], ran("git-merge", "2020-07-20T20:15:37Z", "2020-07-20T20:15:48Z"));
 }
 
 #[test]
