@@ -506,12 +506,19 @@ fn page_rows(
     let builds = picks.builds.items.clone();
     let builds_for_run = builds.clone();
     let builds_for_diff = builds.clone();
+    // The Runs page summarizes the 7 days up to the newest run.
+    let newest = rt.block_on(store.pipeline_runs(&Default::default(), None, 1)).expect("newest run");
+    let newest_millis = newest.runs.first().map(|(p, _)| p.sort_millis).unwrap_or_default();
+    let summary_since =
+        chrono::DateTime::from_timestamp_millis(newest_millis - 7 * 24 * 3600 * 1000).unwrap_or_default().to_rfc3339();
     let cases = vec![
         PageCase {
             name: "page: Runs (/)",
             graphql_name: "  GraphQL of Runs",
-            pick: Box::new(|_| {
-                ("/".to_string(), vec![(queries::RUNS, json!({"filter": {}, "first": 50, "after": null}))])
+            pick: Box::new(move |_| {
+                let page = json!({"filter": {}, "first": 50, "after": null});
+                let summary = json!({"filter": {"since": summary_since}});
+                ("/".to_string(), vec![(queries::RUNS, page), (queries::RUNS_SUMMARY, summary)])
             }),
             marker: r#"id="runs""#,
         },

@@ -38,6 +38,14 @@ fn demo() -> Vec<RunFact> {
     graph_service::demo::sample_facts().expect("demo facts")
 }
 
+/// Presses and releases one key through WebDriver's input actions (a real key event, not a synthetic one).
+async fn press(browser: &Browser, key: char) {
+    use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+    let keys =
+        KeyActions::new("keyboard".into()).then(KeyAction::Down { value: key }).then(KeyAction::Up { value: key });
+    browser.client.perform_actions(keys).await.expect("key press");
+}
+
 async fn rows(browser: &Browser, table: &str) -> usize {
     browser.find_all(&format!("#{table} tbody tr")).await.len()
 }
@@ -169,20 +177,20 @@ async fn themes_follow_the_system_and_the_keyboard_moves_through_rows() {
     let toggled = browser.eval("return document.documentElement.getAttribute('data-theme');").await;
     assert_eq!(toggled, serde_json::json!("light"));
 
-    // "/" focuses the search box; j selects the first row, j again the second.
-    browser.eval("document.body.focus(); return true;").await;
-    browser
-        .eval("document.dispatchEvent(new KeyboardEvent('keydown', {key: '/', bubbles: true})); return document.activeElement.id;")
-        .await;
+    // Real key presses (WebDriver actions): "/" focuses the search box; j selects the first row, j again the second.
+    browser.eval("document.activeElement.blur(); return true;").await;
+    press(&browser, '/').await;
     assert_eq!(browser.eval("return document.activeElement.id;").await, serde_json::json!("search"));
     browser.eval("document.activeElement.blur(); return true;").await;
-    for _ in 0..2 {
-        browser
-            .eval("document.dispatchEvent(new KeyboardEvent('keydown', {key: 'j', bubbles: true})); return true;")
-            .await;
-    }
+    press(&browser, 'j').await;
+    press(&browser, 'j').await;
     let selected = browser.eval("return Array.from(document.querySelectorAll('#runs tbody tr')).findIndex(r => r.classList.contains('selected'));").await;
     assert_eq!(selected, serde_json::json!(1), "the second row is selected");
+    // Enter on the selected (focused) row's link opens that run.
+    let link = browser.eval("return document.querySelector('#runs tbody tr.selected a').getAttribute('href');").await;
+    press(&browser, '\u{E007}').await;
+    browser.wait_for("h1 .badge", WAIT).await;
+    assert!(browser.current_url().await.ends_with(link.as_str().expect("href")), "Enter opened the row");
     browser.close().await;
 }
 

@@ -62,6 +62,14 @@ async fn the_runs_page_lists_runs_newest_first_with_their_commit_and_a_summary()
     assert!(newest < oldest, "newest first");
     assert!(body.contains(r#"<span class="badge rerun""#), "the Dashboard re-run is badged");
     assert!(body.contains(r#"id="summary""#) && body.contains("Per pipeline"), "summary on top");
+    // Without a chosen range the summary covers the 7 days up to the newest run: the seed's builds, not 2023's
+    // Konflux run.
+    assert!(body.contains("the 7 days up to the newest run (2024-05-08 13:30 – 2024-05-15 13:30 UTC)"), "window named");
+    let summary = &body[body.find(r#"id="summary""#).unwrap()..body.find(r#"id="runs""#).unwrap()];
+    assert!(summary.contains("idec-image-builds") && !summary.contains("human-resources"), "windowed summary");
+    let ranged = ok(&cli, "/?since=2020-01-01").await;
+    let summary = &ranged[ranged.find(r#"id="summary""#).unwrap()..ranged.find(r#"id="runs""#).unwrap()];
+    assert!(summary.contains("the chosen range") && summary.contains("human-resources"), "the chosen range");
     assert!(body.contains("/ui/assets/app.css") && body.contains("/ui/assets/app.js"), "assets linked");
     // Assets are served from the binary.
     let (status, css) = get(&cli, "/ui/assets/app.css").await;

@@ -71,6 +71,26 @@ impl EmbeddedStore {
         Ok(EmbeddedStore { db: Some(db), config, graph: RwLock::new(graph), writer: Mutex::new(()) })
     }
 
+    /// At most `first` runs of `candidates` that match `filter`, and whether more follow.
+    fn page<'a>(
+        &self,
+        candidates: Box<dyn Iterator<Item = (&'a RunPosition, &'a Arc<RunFact>)> + 'a>,
+        filter: &RunFilter,
+        first: usize,
+    ) -> RunPage {
+        let mut runs = Vec::new();
+        for (position, fact) in candidates {
+            if !self.matches(fact, filter) {
+                continue;
+            }
+            if runs.len() == first {
+                return RunPage { runs, has_next: true };
+            }
+            runs.push((position.clone(), fact.key()));
+        }
+        RunPage { runs, has_next: false }
+    }
+
     /// The whole filter, System included (a run belongs to the System its projection names).
     fn matches(&self, fact: &RunFact, filter: &RunFilter) -> bool {
         fact_matches(fact, filter)
@@ -159,69 +179,19 @@ impl GraphStore for EmbeddedStore {
 
     async fn pipeline_runs(&self, filter: &RunFilter, after: Option<&RunPosition>, first: usize) -> Result<RunPage> {
         let graph = self.read();
-        let indexed = match (&filter.namespace, &filter.pipeline) {
-            (Some(ns), Some(p)) => graph.by_pipeline.get(&(ns.clone(), p.clone())),
-            _ => None,
+        let Some(listing) = graph.listing_for(filter) else { return Ok(RunPage { runs: Vec::new(), has_next: false }) };
+        let candidates: Box<dyn Iterator<Item = (&RunPosition, &Arc<RunFact>)>> = match after {
+            Some(after) => Box::new(listing.range(..after.clone()).rev()),
+            None => Box::new(listing.iter().rev()),
         };
-        let empty = BTreeSet::new();
-        let set = match (&filter.namespace, &filter.pipeline) {
-            (Some(_), Some(_)) => indexed.unwrap_or(&empty),
-            _ => &graph.listing,
-        };
-        let candidates: Box<dyn Iterator<Item = &RunPosition>> = match after {
-            Some(after) => Box::new(set.range(..after.clone()).rev()),
-            None => Box::new(set.iter().rev()),
-        };
-        let mut runs = Vec::new();
-        let mut has_next = false;
-        for position in candidates {
-            let key = RunKey {
-                kind: RunKind::PipelineRun,
-                namespace: position.namespace.clone(),
-                name: position.name.clone(),
-            };
-            let Some(fact) = graph.facts.get(&key) else {
-                continue;
-            };
-            if !self.matches(fact, filter) {
-                continue;
-            }
-            if runs.len() == first {
-                has_next = true;
-                break;
-            }
-            runs.push((position.clone(), key));
-        }
-        Ok(RunPage { runs, has_next })
+        Ok(self.page(candidates, filter, first))
     }
 
     async fn pipeline_runs_newer(&self, filter: &RunFilter, than: &RunPosition, first: usize) -> Result<RunPage> {
         let graph = self.read();
-        let set = match (&filter.namespace, &filter.pipeline) {
-            (Some(ns), Some(p)) => graph.by_pipeline.get(&(ns.clone(), p.clone())),
-            _ => Some(&graph.listing),
-        };
-        let mut runs = Vec::new();
-        let mut has_next = false;
-        let newer =
-            set.into_iter().flat_map(|s| s.range((std::ops::Bound::Excluded(than), std::ops::Bound::Unbounded)));
-        for position in newer {
-            let key = RunKey {
-                kind: RunKind::PipelineRun,
-                namespace: position.namespace.clone(),
-                name: position.name.clone(),
-            };
-            let Some(fact) = graph.facts.get(&key) else { continue };
-            if !self.matches(fact, filter) {
-                continue;
-            }
-            if runs.len() == first {
-                has_next = true;
-                break;
-            }
-            runs.push((position.clone(), key));
-        }
-        Ok(RunPage { runs, has_next })
+        let Some(listing) = graph.listing_for(filter) else { return Ok(RunPage { runs: Vec::new(), has_next: false }) };
+        let newer = listing.range((std::ops::Bound::Excluded(than), std::ops::Bound::Unbounded));
+        Ok(self.page(Box::new(newer), filter, first))
     }
 
     async fn existing(&self, nodes: &[NodeId]) -> Result<BTreeSet<NodeId>> {
@@ -245,43 +215,40 @@ impl GraphStore for EmbeddedStore {
     }
 
     async fn run_summary(&self, filter: &RunFilter) -> Result<Vec<SummaryRow>> {
-        type Group = (usize, Vec<f64>, RunPosition);
+        // Borrowed group keys and the listing's facts: no allocation per run, so a summary of 200k runs is one
+        // pass over the index.
+        type Group<'a> = (usize, Vec<f64>, &'a RunPosition);
         let graph = self.read();
+        let Some(listing) = graph.listing_for(filter) else { return Ok(Vec::new()) };
         let bound = |t: Option<chrono::DateTime<chrono::Utc>>| RunPosition {
             sort_millis: t.map(|t| t.timestamp_millis()).unwrap_or(i64::MIN),
             namespace: String::new(),
             name: String::new(),
         };
-        let positions: Box<dyn Iterator<Item = &RunPosition>> = match filter.until {
-            Some(until) => Box::new(graph.listing.range(bound(filter.since)..bound(Some(until)))),
-            None => Box::new(graph.listing.range(bound(filter.since)..)),
+        let runs: Box<dyn Iterator<Item = (&RunPosition, &Arc<RunFact>)>> = match filter.until {
+            Some(until) => Box::new(listing.range(bound(filter.since)..bound(Some(until)))),
+            None => Box::new(listing.range(bound(filter.since)..)),
         };
-        let mut groups: BTreeMap<(String, Option<String>, Outcome), Group> = BTreeMap::new();
-        for position in positions {
-            let key = RunKey {
-                kind: RunKind::PipelineRun,
-                namespace: position.namespace.clone(),
-                name: position.name.clone(),
-            };
-            let Some(fact) = graph.facts.get(&key) else { continue };
+        let mut groups: BTreeMap<(&str, Option<&str>, Outcome), Group<'_>> = BTreeMap::new();
+        for (position, fact) in runs {
             if !self.matches(fact, filter) {
                 continue;
             }
-            let group_key = (fact.namespace.clone(), fact.pipeline.clone(), fact.status.outcome);
-            let group = groups.entry(group_key).or_insert_with(|| (0, Vec::new(), position.clone()));
+            let group_key = (fact.namespace.as_str(), fact.pipeline.as_deref(), fact.status.outcome);
+            let group = groups.entry(group_key).or_insert_with(|| (0, Vec::new(), position));
             group.0 += 1;
             group.1.extend(fact.duration_seconds());
-            group.2 = group.2.clone().max(position.clone());
+            group.2 = group.2.max(position);
         }
         Ok(groups
             .into_iter()
             .map(|((namespace, pipeline, outcome), (runs, mut durations, latest))| SummaryRow {
-                namespace,
-                pipeline,
+                namespace: namespace.to_string(),
+                pipeline: pipeline.map(str::to_string),
                 outcome,
                 runs,
                 median_duration_seconds: median(&mut durations),
-                latest,
+                latest: latest.clone(),
             })
             .collect())
     }
@@ -312,9 +279,9 @@ struct MemoryGraph {
     names: Vec<NodeId>,
     adjacency: Vec<HashMap<AdjacencyKey, u32>>,
     /// All PipelineRuns in listing order.
-    listing: BTreeSet<RunPosition>,
+    listing: BTreeMap<RunPosition, Arc<RunFact>>,
     /// PipelineRuns per (namespace, pipeline) in listing order.
-    by_pipeline: HashMap<(String, String), BTreeSet<RunPosition>>,
+    by_pipeline: HashMap<(String, String), BTreeMap<RunPosition, Arc<RunFact>>>,
     /// Existing nodes of the listed kinds (Systems, Pipelines, Repositories), sorted.
     listed: HashMap<NodeKind, BTreeSet<NodeId>>,
 }
@@ -337,15 +304,25 @@ impl MemoryGraph {
         self.facts.insert(key, fact);
     }
 
-    fn index_run(&mut self, fact: &RunFact) {
+    fn index_run(&mut self, fact: &Arc<RunFact>) {
         if fact.kind != RunKind::PipelineRun {
             return;
         }
         let position = RunPosition::of(fact);
         if let Some(pipeline) = &fact.pipeline {
-            self.by_pipeline.entry((fact.namespace.clone(), pipeline.clone())).or_default().insert(position.clone());
+            let runs = self.by_pipeline.entry((fact.namespace.clone(), pipeline.clone())).or_default();
+            runs.insert(position.clone(), fact.clone());
         }
-        self.listing.insert(position);
+        self.listing.insert(position, fact.clone());
+    }
+
+    /// The listing index a filter reads: one pipeline's, when the filter names namespace and pipeline (`None` when
+    /// that pipeline has no runs), else all runs.
+    fn listing_for(&self, filter: &RunFilter) -> Option<&BTreeMap<RunPosition, Arc<RunFact>>> {
+        match (&filter.namespace, &filter.pipeline) {
+            (Some(ns), Some(p)) => self.by_pipeline.get(&(ns.clone(), p.clone())),
+            _ => Some(&self.listing),
+        }
     }
 
     fn unindex_run(&mut self, fact: &RunFact) {

@@ -64,9 +64,8 @@ pub struct RunPosition {
 
 impl RunPosition {
     pub fn of(fact: &RunFact) -> Self {
-        let t = fact.status.start_time.or(fact.creation_timestamp);
         RunPosition {
-            sort_millis: t.map(|t| t.timestamp_millis()).unwrap_or(i64::MIN),
+            sort_millis: Self::sort_millis_of(fact),
             namespace: fact.namespace.clone(),
             name: fact.name.clone(),
         }
@@ -86,11 +85,22 @@ impl RunPosition {
         serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor(cursor.to_string()))
     }
 
-    pub fn matches(&self, filter: &RunFilter) -> bool {
-        let since = filter.since.map(|t| t.timestamp_millis());
-        let until = filter.until.map(|t| t.timestamp_millis());
-        since.is_none_or(|s| self.sort_millis >= s) && until.is_none_or(|u| self.sort_millis < u)
+    /// Start time, else creation time, in milliseconds since the epoch (`i64::MIN` when neither is known).
+    pub fn sort_millis_of(fact: &RunFact) -> i64 {
+        let t = fact.status.start_time.or(fact.creation_timestamp);
+        t.map(|t| t.timestamp_millis()).unwrap_or(i64::MIN)
     }
+
+    pub fn matches(&self, filter: &RunFilter) -> bool {
+        millis_in_range(self.sort_millis, filter)
+    }
+}
+
+/// True when a sort time lies in the filter's `[since, until)`.
+fn millis_in_range(millis: i64, filter: &RunFilter) -> bool {
+    let since = filter.since.map(|t| t.timestamp_millis());
+    let until = filter.until.map(|t| t.timestamp_millis());
+    since.is_none_or(|s| millis >= s) && until.is_none_or(|u| millis < u)
 }
 
 /// One page of PipelineRuns in listing order.
@@ -145,7 +155,7 @@ pub fn fact_matches(fact: &RunFact, filter: &RunFilter) -> bool {
         && filter.pipeline.as_deref().is_none_or(|p| Some(p) == fact.pipeline.as_deref())
         && filter.outcome.is_none_or(|o| o == fact.status.outcome)
         && filter.repository.as_deref().is_none_or(|r| Some(r) == repo)
-        && RunPosition::of(fact).matches(filter)
+        && millis_in_range(RunPosition::sort_millis_of(fact), filter)
 }
 
 /// The store contract. Implementations must make `apply` atomic (all facts of a call or none) and keep, per run,

@@ -24,12 +24,22 @@ query Runs($filter: PipelineRunFilter, $first: Int!, $after: String) {
     } }
     pageInfo { hasNextPage endCursor }
   }
+  newest: pipelineRuns(filter: $filter, first: 1) { edges { node { startTime } } }
+}"#;
+
+/// The summary on top, over a time range (`since`/`until`, else the window up to the newest run).
+pub const SUMMARY: &str = r#"
+query Summary($filter: PipelineRunFilter) {
   runSummary(filter: $filter) {
     total
     byStatus { status runs }
     pipelines { namespace name runs successRate medianDurationSeconds latestStatus }
   }
 }"#;
+
+/// Without a chosen range, the summary covers this many days up to the newest matching run: a bounded read
+/// however long the history, and the recent picture a team looks for.
+const SUMMARY_DAYS: i64 = 7;
 
 const STATUSES: [&str; 7] = ["SUCCEEDED", "FAILED", "RUNNING", "PENDING", "CANCELLED", "TIMED_OUT", "UNKNOWN"];
 
@@ -117,14 +127,17 @@ pub async fn page(ui: Data<&Ui>, params: Query<RunsParams>) -> Response {
 
 async fn render(ui: &Ui, params: &RunsParams) -> Result<Markup, PageError> {
     let after = (!params.after.is_empty()).then_some(params.after.as_str());
-    let data = ui.query(QUERY, json!({ "filter": params.filter()?, "first": PAGE_SIZE, "after": after })).await?;
+    let filter = params.filter()?;
+    let data = ui.query(QUERY, json!({ "filter": filter, "first": PAGE_SIZE, "after": after })).await?;
     let runs = list(&data, &["pipelineRuns", "edges"]);
     let page_info = at(&data, &["pipelineRuns", "pageInfo"]);
-    let summary = at(&data, &["runSummary"]);
+    let (summary_filter, window) = summary_window(filter, newest_start(&data));
+    let summary = ui.query(SUMMARY, json!({ "filter": summary_filter })).await?;
+    let summary = at(&summary, &["runSummary"]);
     let body = html! {
         h1 { "Pipeline runs" }
         (filters(params))
-        (summary_panel(summary))
+        (summary_panel(summary, window.as_deref()))
         @if runs.is_empty() {
             (empty(if params.after.is_empty() { "No PipelineRuns match. Send facts to POST /events, or clear the filters." } else { "No more runs." }))
         } @else {
@@ -175,10 +188,34 @@ fn filters(params: &RunsParams) -> Markup {
     }
 }
 
-fn summary_panel(summary: &Value) -> Markup {
+fn newest_start(data: &Value) -> &str {
+    list(data, &["newest", "edges"]).first().map(|e| s(e, &["node", "startTime"])).unwrap_or_default()
+}
+
+/// The summary's filter: the page's, limited to the last [`SUMMARY_DAYS`] up to the newest run when the user chose
+/// no range; and the text that says so.
+fn summary_window(mut filter: Value, newest: &str) -> (Value, Option<String>) {
+    if filter.get("since").is_some() || filter.get("until").is_some() {
+        return (filter, None);
+    }
+    let Ok(newest) = chrono::DateTime::parse_from_rfc3339(newest) else { return (filter, None) };
+    let since = newest.to_utc() - chrono::Duration::days(SUMMARY_DAYS);
+    filter["since"] = json!(since.to_rfc3339());
+    let text = format!(
+        "the {SUMMARY_DAYS} days up to the newest run ({} – {})",
+        since.format("%Y-%m-%d %H:%M"),
+        newest.to_utc().format("%Y-%m-%d %H:%M UTC")
+    );
+    (filter, Some(text))
+}
+
+fn summary_panel(summary: &Value, window: Option<&str>) -> Markup {
     let pipelines = list(summary, &["pipelines"]);
     html! {
         section #summary aria-label="Summary" {
+            p.hint #summary-range {
+                "Summary of " @match window { Some(w) => { (w) "; set Since/Until for another range." }, None => { "the chosen range." } }
+            }
             div.summary {
                 div.stat { b { (summary["total"].as_u64().unwrap_or(0)) } span.muted { "runs" } }
                 @for st in list(summary, &["byStatus"]) {
