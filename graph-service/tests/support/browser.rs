@@ -240,6 +240,7 @@ impl Browser {
                     self.current_url().await
                 );
             }
+            // Poll interval: the loop waits for the text itself, up to the deadline.
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -407,13 +408,16 @@ impl Driver {
                 .args(&pids)
                 .stdin(Stdio::null())
                 .status();
+            // Poll interval of the deadline-bounded wait above: the condition is "no process names the dir".
             std::thread::sleep(Duration::from_millis(20));
         }
-        for _ in 0..10 {
-            match std::fs::remove_dir_all(self.dir.path()) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => std::thread::sleep(Duration::from_millis(50)),
-                _ => break,
+        // A crash handler may still be writing into the dir for a moment: retry until it is gone, with a deadline.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while let Err(e) = std::fs::remove_dir_all(self.dir.path()) {
+            if e.kind() == std::io::ErrorKind::NotFound || Instant::now() >= deadline {
+                break;
             }
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 }
