@@ -1,34 +1,49 @@
 #!/usr/bin/env bash
-# Real Apache Kafka (KRaft, single node), real Neo4j Community and a real Kubernetes API server (kube-apiserver on
-# etcd, with Tekton's PipelineRun/TaskRun CRDs) on 127.0.0.1, for tests and CI, without Docker.
+# Real Apache Kafka (KRaft, single node), real Neo4j Community, a real Kubernetes API server (kube-apiserver on
+# etcd, with Tekton's PipelineRun/TaskRun CRDs) and a real OpenID Connect provider (Dex) on 127.0.0.1, for tests
+# and CI, without Docker.
 #
-#   scripts/services.sh up [kafka|neo4j|kube]    fetch (first time), start from a clean state, wait until each answers
-#   scripts/services.sh down [kafka|neo4j|kube]  stop (SIGTERM, then SIGKILL after $SERVICES_STOP_TIMEOUT s)
-#   scripts/services.sh status                print whether each answers (exit 0 only if all three do)
+#   scripts/services.sh up [kafka|neo4j|kube|dex]  fetch (first time), start from a clean state, wait until each answers
+#   scripts/services.sh down [kafka|neo4j|kube|dex]  stop (SIGTERM, then SIGKILL after $SERVICES_STOP_TIMEOUT s)
+#   scripts/services.sh status                print whether each answers (exit 0 only if all four do)
 #   scripts/services.sh env                   print export lines: eval "$(scripts/services.sh env)"
 #   scripts/services.sh restart-kafka [--hard]  stop and start Kafka, keeping its data (restart/crash tests;
 #   scripts/services.sh restart-neo4j [--hard]  --hard kills with SIGKILL instead of a clean stop)
 #   scripts/services.sh restart-kube-apiserver [--hard]  the same for kube-apiserver (etcd and its data stay up)
-#   scripts/services.sh fetch                 only download (Kafka, Neo4j) and build (kube) the engines into the cache
+#   scripts/services.sh restart-dex [--hard]  stop and start Dex with the same config: new signing keys (key rotation)
+#   scripts/services.sh fetch                 only download (Kafka, Neo4j) and build (kube, dex) the engines into the
+#                                             cache (the two Go builds run side by side)
 #   scripts/services.sh kafka-cli CLASS ARGS  run a Kafka tool class (e.g. org.apache.kafka.tools.TopicCommand)
 #   scripts/services.sh kube-smoke            create a tekton.dev/v1 PipelineRun, set its status, read it and watch it
+#   scripts/services.sh dex-token USER        print an ID token for USER (alice or alice@example.com) from a password
+#                                             grant of client $DEX_CLIENT_ID (scopes openid email groups profile)
 #
 # Kafka and Neo4j come from Maven Central through `mvn` (poms in scripts/services/) into
 # ${TEKTON_GRAPH_CACHE:-$HOME/.cache/tekton-graph}/{kafka,neo4j}-<version>/lib, reused once complete.
 # kube-apiserver and etcd are built with `go` from the Go module proxy (the module in scripts/kube/ pins both) into
 # $TEKTON_GRAPH_CACHE/kube-<version>/bin, reused once complete (a cold build takes minutes; modules are kept in
 # $TEKTON_GRAPH_CACHE/go/mod). The Tekton CRDs come from testdata/kubernetes/tekton-crds.json.
+# Dex is built the same way from the module in scripts/dex/ into $TEKTON_GRAPH_CACHE/dex-<version>/bin.
 # Runtime state (config, data, logs, pid files) lives in ${TEKTON_GRAPH_RUN:-/tmp/tekton-graph-services}.
 #
 # Settings (environment, with defaults):
 #   KAFKA_PORT=19092 KAFKA_CONTROLLER_PORT=19093 NEO4J_BOLT_PORT=17687 NEO4J_HTTP_PORT=17474
 #   ETCD_PORT=12379 ETCD_PEER_PORT=12380 KUBE_APISERVER_PORT=16443 KUBE_SERVICE_CIDR=10.96.0.0/16
+#   DEX_PORT=15556 GRAPH_TEST_UI_PORT=18080 (where the UI tests serve graph-service: Dex's redirect URIs)
 #   NEO4J_PASSWORD=tekton-graph-test (a throwaway test password; user is always neo4j)
+#   DEX_PASSWORD=tekton-graph-test (a throwaway test password, the same for every Dex user)
 #   KAFKA_VERSION=4.1.1 NEO4J_VERSION=5.26.30 SERVICES_TIMEOUT=120 SERVICES_STOP_TIMEOUT=60
 #   KAFKA_HEAP_OPTS="-Xms128m -Xmx512m" NEO4J_HEAP_OPTS="-Xms256m -Xmx1g" NEO4J_PAGECACHE=256m
 #   JAVA_HOME (optional; Java 17 or 21)   GO (optional; the go command, Go 1.26 or newer)
 # The Kubernetes version is the one scripts/kube/go.mod requires; the admin token is random per `up` and is in
 # $TEKTON_GRAPH_RUN/kube/kubeconfig (user admin, group system:masters).
+# Dex (the version scripts/dex/go.mod pins) serves the issuer http://127.0.0.1:$DEX_PORT/dex with in-memory storage
+# (signing keys are new at every start), the confidential client tekton-graph (secret random per `up`, in
+# $TEKTON_GRAPH_RUN/dex/client-secret; redirect URIs http://127.0.0.1:$GRAPH_TEST_UI_PORT/auth/callback and the same
+# on localhost; grants authorization_code (PKCE allowed), password, refresh_token) and the static users
+# alice@example.com [team-a], bob@example.com [team-b], harvester@example.com [ingesters], admin@example.com
+# [admins] and nobody@example.com (no groups). `env` prints DEX_ISSUER, DEX_CLIENT_ID, DEX_CLIENT_SECRET,
+# DEX_PASSWORD and GRAPH_TEST_UI_PORT.
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -54,6 +69,9 @@ ETCD_PORT=${ETCD_PORT:-12379}
 ETCD_PEER_PORT=${ETCD_PEER_PORT:-12380}
 KUBE_APISERVER_PORT=${KUBE_APISERVER_PORT:-16443}
 KUBE_SERVICE_CIDR=${KUBE_SERVICE_CIDR:-10.96.0.0/16}
+DEX_PORT=${DEX_PORT:-15556}
+GRAPH_TEST_UI_PORT=${GRAPH_TEST_UI_PORT:-18080}
+DEX_PASSWORD=${DEX_PASSWORD:-tekton-graph-test}
 
 if [[ -n "${JAVA_HOME:-}" && -x "$JAVA_HOME/bin/java" ]]; then
   JAVA="$JAVA_HOME/bin/java"
@@ -73,8 +91,14 @@ KUBE_RUN="$RUN_DIR/kube"
 ETCD_PID_FILE="$KUBE_RUN/etcd.pid"
 KUBE_APISERVER_PID_FILE="$KUBE_RUN/kube-apiserver.pid"
 KUBECONFIG_FILE="$KUBE_RUN/kubeconfig"
+DEX_MODULE_DIR="$SCRIPT_DIR/dex"
+DEX_RUN="$RUN_DIR/dex"
+DEX_PID_FILE="$DEX_RUN/dex.pid"
+DEX_CLIENT_SECRET_FILE="$DEX_RUN/client-secret"
+DEX_ISSUER="http://127.0.0.1:$DEX_PORT/dex"
+DEX_CLIENT_ID=tekton-graph
 # Every JVM this script starts carries this marker, so a pid is only ever signalled if it is ours. The Go
-# programs (etcd, kube-apiserver) take no unknown flags: they carry TEKTON_GRAPH_SERVICE=<service> and
+# programs (etcd, kube-apiserver, dex) take no unknown flags: they carry TEKTON_GRAPH_SERVICE=<service> and
 # TEKTON_GRAPH_RUN=<run dir> in their environment instead.
 MARKER_PREFIX="-Dtekton.graph.service="
 
@@ -243,7 +267,7 @@ launch() { # service pid-file console-log java-args...
   disown # no "Killed" job notices from this shell
 }
 
-# The same for a native program (etcd, kube-apiserver), marked through its environment.
+# The same for a native program (etcd, kube-apiserver, dex), marked through its environment.
 launch_native() { # service pid-file console-log program args...
   local service=$1 pid_file=$2 console=$3
   shift 3
@@ -768,34 +792,236 @@ kube_smoke() {
 }
 
 # ---------------------------------------------------------------------------------------------------------------
+# Dex: an OpenID Connect provider, built from the Go module in scripts/dex/, configured from
+# scripts/services/dex.yaml.in (in-memory storage, static client and users).
+dex_version() { # the Dex release that scripts/dex/go.mod pins (the comment on its require line), without the v
+  sed -n 's|^[[:space:]]*\(require[[:space:]]\{1,\}\)\{0,1\}github\.com/dexidp/dex v[^[:space:]]* //.*; v\([0-9][0-9.]*\).*|\2|p' \
+    "$DEX_MODULE_DIR/go.mod" | head -n 1
+}
+
+DEX_VERSION=$(dex_version)
+DEX_HOME="$CACHE_DIR/dex-${DEX_VERSION:-unknown}"
+DEX_BIN="$DEX_HOME/bin/dex"
+
+# curl, jq and perl (bcrypt password hashes through the C library's crypt) are on the machine image; installed from
+# Debian if not.
+ensure_dex_tools() {
+  local missing=()
+  command -v curl >/dev/null 2>&1 || missing+=(curl)
+  command -v jq >/dev/null 2>&1 || missing+=(jq)
+  command -v perl >/dev/null 2>&1 || missing+=(perl)
+  if ((${#missing[@]})); then
+    if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+      log "installing missing tools from Debian: ${missing[*]}"
+      apt-get update -qq >/dev/null
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    else
+      die "missing tools: ${missing[*]} (install them, e.g. apt-get install ${missing[*]})"
+    fi
+  fi
+  [[ -n "$DEX_VERSION" ]] ||
+    die "no 'github.com/dexidp/dex v0.0.0-… // indirect; vX.Y.Z' requirement found in $DEX_MODULE_DIR/go.mod"
+}
+
+# go build of github.com/dexidp/dex/cmd/dex with the versions pinned in scripts/dex/go.mod and go.sum, into
+# $DEX_HOME/bin. Modules stay in $CACHE_DIR/go/mod (shared with kube); the build cache is Dex's own (a kube build
+# may run beside it and removes its cache when done) and is removed after a successful build.
+dex_build() {
+  [[ -f "$DEX_HOME/.complete" && -x "$DEX_BIN" ]] && return 0
+  local go
+  go=$(go_command) || die "building dex needs Go 1.26 or newer (set GO=/path/to/go)"
+  mkdir -p "$CACHE_DIR"
+  (
+    if command -v flock >/dev/null 2>&1; then
+      exec 9>"$CACHE_DIR/.fetch-dex.lock"
+      flock 9
+    fi
+    [[ -f "$DEX_HOME/.complete" ]] && exit 0
+    local tmp="$DEX_HOME.partial.$$" started rc=0
+    started=$(now)
+    rm -rf "$tmp"
+    mkdir -p "$tmp/src" "$tmp/bin"
+    # Build in a copy of the module, so nothing is written inside the clone.
+    cp "$DEX_MODULE_DIR/go.mod" "$DEX_MODULE_DIR/go.sum" "$tmp/src/"
+    log "building dex v$DEX_VERSION with $("$go" version | cut -d' ' -f3) (first time only; a few minutes) ..."
+    (
+      cd "$tmp/src" &&
+        GOMODCACHE="$CACHE_DIR/go/mod" GOCACHE="$CACHE_DIR/go/build-cache-dex" CGO_ENABLED=0 \
+          GOFLAGS="-mod=readonly -modcacherw -buildvcs=false" \
+          "$go" build -trimpath -ldflags "-s -w -X main.version=v$DEX_VERSION" -o "$tmp/bin/dex" \
+          github.com/dexidp/dex/cmd/dex
+    ) >"$tmp/build.log" 2>&1 || rc=$?
+    if ((rc != 0)); then
+      tail -n 40 "$tmp/build.log" >&2
+      rm -rf "$tmp"
+      die "building dex with go failed (see above)"
+    fi
+    if ! "$tmp/bin/dex" version >"$tmp/versions.txt" 2>&1 || ! grep -q "v$DEX_VERSION" "$tmp/versions.txt"; then
+      cat "$tmp/versions.txt" >&2
+      rm -rf "$tmp"
+      die "the built dex does not run or does not report v$DEX_VERSION (see above)"
+    fi
+    rm -rf "$tmp/src" "$CACHE_DIR/go/build-cache-dex"
+    rm -rf "$DEX_HOME"
+    mv "$tmp" "$DEX_HOME"
+    printf 'dex %s built %s in %s s: %s\n' "$DEX_VERSION" "$(date -u +%FT%TZ)" "$(($(now) - started))" \
+      "$(tr '\n' ' ' <"$DEX_HOME/versions.txt")" >"$DEX_HOME/.complete"
+    log "built dex in $(($(now) - started)) s into $DEX_HOME/bin"
+  )
+}
+
+# A bcrypt hash (cost 10, the least Dex accepts) of $1, made by the C library's crypt(3) (libxcrypt) through perl.
+dex_password_hash() { # password
+  local salt hash
+  # 21 random characters of bcrypt's alphabet, then one whose unused low bits are zero.
+  salt=$(head -c 16 /dev/urandom | base64 | tr '+' '.' | tr -d '=\n' | cut -c1-21)e
+  hash=$(DEX_HASH_PASSWORD=$1 DEX_HASH_SALT="\$2b\$10\$$salt" \
+    perl -e 'print crypt($ENV{DEX_HASH_PASSWORD}, $ENV{DEX_HASH_SALT}) // ""')
+  [[ "$hash" =~ ^\$2b\$10\$[./A-Za-z0-9]{53}$ ]] ||
+    die "the C library's crypt(3) made no bcrypt hash (got '${hash:0:8}…'); Debian's libcrypt1 (libxcrypt) can"
+  echo "$hash"
+}
+
+dex_curl() { # curl args... (against the issuer's endpoints)
+  curl -sS --max-time 5 "$@"
+}
+
+# The key ids of the signing keys Dex publishes (its JWKS), space-separated.
+dex_kids() {
+  dex_curl "$DEX_ISSUER/keys" 2>/dev/null | jq -r '[.keys[].kid] | join(" ")' 2>/dev/null
+}
+
+# Dex answers: /healthz (a storage round trip), the discovery document names our issuer, and the JWKS has a key.
+dex_answers() {
+  [[ $(dex_curl -o /dev/null -w '%{http_code}' "$DEX_ISSUER/healthz" 2>/dev/null) == 200 ]] || return 1
+  [[ $(dex_curl "$DEX_ISSUER/.well-known/openid-configuration" 2>/dev/null | jq -r '.issuer' 2>/dev/null) == "$DEX_ISSUER" ]] ||
+    return 1
+  [[ -n "$(dex_kids)" ]]
+}
+
+dex_launch() {
+  # Only the web listener (127.0.0.1:$DEX_PORT, from the config): the telemetry and gRPC listeners stay off, as
+  # neither has an address in the config.
+  launch_native dex "$DEX_PID_FILE" "$DEX_RUN/logs/dex.log" "$DEX_BIN" serve "$DEX_RUN/dex.yaml"
+}
+
+dex_start_fresh() {
+  stop_service dex "$DEX_PID_FILE"
+  claim_port "$DEX_PORT" dex
+  rm -rf "$DEX_RUN"
+  mkdir -p "$DEX_RUN/logs"
+  chmod 700 "$DEX_RUN"
+  local secret hash
+  secret=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  hash=$(dex_password_hash "$DEX_PASSWORD")
+  (
+    umask 077
+    echo "$secret" >"$DEX_CLIENT_SECRET_FILE"
+    render "$SUPPORT_DIR/dex.yaml.in" "$DEX_RUN/dex.yaml" \
+      "DEX_ISSUER=$DEX_ISSUER" "DEX_PORT=$DEX_PORT" "DEX_CLIENT_ID=$DEX_CLIENT_ID" "DEX_CLIENT_SECRET=$secret" \
+      "GRAPH_TEST_UI_PORT=$GRAPH_TEST_UI_PORT" "DEX_PASSWORD_HASH=$hash"
+  )
+  log "starting dex v$DEX_VERSION: issuer $DEX_ISSUER (in-memory storage, client $DEX_CLIENT_ID)"
+  dex_launch
+}
+
+# The same config (client secret, users); in-memory storage means new signing keys: a key rotation.
+dex_restart() { # [--hard]
+  [[ -f "$DEX_RUN/dex.yaml" && -f "$DEX_CLIENT_SECRET_FILE" ]] || die "no Dex config in $DEX_RUN to restart; run: $0 up dex"
+  stop_service dex "$DEX_PID_FILE" "${1:-}"
+  claim_port "$DEX_PORT" dex
+  log "restarting dex on $DEX_ISSUER (same clients and users, new signing keys)"
+  dex_launch
+}
+
+dex_wait() {
+  local started deadline pid
+  started=$(now)
+  deadline=$((started + SERVICES_TIMEOUT))
+  while true; do
+    pid=$(live_pid "$DEX_PID_FILE" dex) || fail_with_log dex "Dex exited during start-up" "$DEX_RUN/logs/dex.log"
+    if dex_answers; then
+      log "dex answers on $DEX_ISSUER after $(($(now) - started)) s (pid $pid, signing key $(dex_kids))"
+      return 0
+    fi
+    if (($(now) >= deadline)); then
+      stop_service dex "$DEX_PID_FILE" --hard
+      fail_with_log dex "Dex did not answer on $DEX_ISSUER within ${SERVICES_TIMEOUT}s (stopped it)" "$DEX_RUN/logs/dex.log"
+    fi
+    sleep 0.2
+  done
+}
+
+dex_client_secret() { cat "$DEX_CLIENT_SECRET_FILE" 2>/dev/null; }
+
+# An ID token from a password grant (RFC 6749 4.3) of the confidential client: Dex lets any client with its
+# secret use the password grant (oauth2.passwordConnector: local); the audience is the client id.
+dex_token() { # user (alice or alice@example.com)
+  local user=$1 secret answer token
+  [[ "$user" == *@* ]] || user="$user@example.com"
+  secret=$(dex_client_secret) || die "no Dex client secret in $DEX_RUN; run: $0 up dex"
+  answer=$(curl -sS --max-time 10 -u "$DEX_CLIENT_ID:$secret" --data-urlencode grant_type=password \
+    --data-urlencode "username=$user" --data-urlencode "password=$DEX_PASSWORD" \
+    --data-urlencode "scope=openid email groups profile" "$DEX_ISSUER/token") ||
+    die "Dex does not answer on $DEX_ISSUER; run: $0 up dex"
+  token=$(jq -r '.id_token // empty' <<<"$answer" 2>/dev/null) || true
+  [[ -n "$token" ]] || die "the password grant for $user failed: $answer"
+  echo "$token"
+}
+
+# ---------------------------------------------------------------------------------------------------------------
 # Commands.
-engines_from_args() { # [kafka|neo4j|kube|all]
+engines_from_args() { # [kafka|neo4j|kube|dex|all]
   case "${1:-all}" in
-    all) echo "kafka neo4j kube" ;;
-    kafka | neo4j | kube) echo "$1" ;;
-    *) die "unknown engine '$1' (kafka, neo4j, kube or nothing for all three)" ;;
+    all) echo "kafka neo4j kube dex" ;;
+    kafka | neo4j | kube | dex) echo "$1" ;;
+    *) die "unknown engine '$1' (kafka, neo4j, kube, dex or nothing for all four)" ;;
   esac
+}
+
+# Runs the named functions (fetch_all, kube_build, dex_build) as background jobs and waits for all of them; fails
+# if any failed. Cold Go builds take minutes each: side by side, one compiles while the other downloads modules.
+side_by_side() { # function...
+  local pids=() names=() failed=() i
+  for i in "$@"; do
+    "$i" &
+    pids+=($!)
+    names+=("$i")
+  done
+  for i in "${!pids[@]}"; do
+    wait "${pids[$i]}" || failed+=("${names[$i]}")
+  done
+  ((${#failed[@]} == 0)) || die "failed: ${failed[*]} (see above)"
 }
 
 cmd_up() {
   local engines
   engines=$(engines_from_args "${1:-}")
+  local prepare=()
   if [[ " $engines " == *" kafka "* || " $engines " == *" neo4j "* ]]; then
     ensure_tools
-    fetch_all
+    prepare+=(fetch_all)
   fi
   if [[ " $engines " == *" kube "* ]]; then
     ensure_kube_tools
-    kube_build
+    prepare+=(kube_build)
   fi
+  if [[ " $engines " == *" dex "* ]]; then
+    ensure_dex_tools
+    prepare+=(dex_build)
+  fi
+  # Downloads and builds side by side (each returns at once when its engine is in the cache).
+  side_by_side "${prepare[@]}"
   mkdir -p "$RUN_DIR"
-  # Start all, then wait for all: the JVMs and kube-apiserver boot side by side (Neo4j first: it takes longer).
+  # Start all, then wait for all: the JVMs, kube-apiserver and Dex boot side by side (Neo4j first: it takes longer).
   [[ " $engines " == *" neo4j "* ]] && neo4j_start_fresh
   [[ " $engines " == *" kafka "* ]] && kafka_start_fresh
   [[ " $engines " == *" kube "* ]] && kube_start_fresh
+  [[ " $engines " == *" dex "* ]] && dex_start_fresh
   [[ " $engines " == *" kafka "* ]] && kafka_wait
   [[ " $engines " == *" neo4j "* ]] && neo4j_wait
   [[ " $engines " == *" kube "* ]] && kube_wait
+  [[ " $engines " == *" dex "* ]] && dex_wait
   log "up: $engines (state in $RUN_DIR)"
 }
 
@@ -808,6 +1034,7 @@ cmd_down() {
     stop_service kube-apiserver "$KUBE_APISERVER_PID_FILE"
     stop_service etcd "$ETCD_PID_FILE"
   fi
+  [[ " $engines " == *" dex "* ]] && stop_service dex "$DEX_PID_FILE"
   log "down: $engines"
 }
 
@@ -844,6 +1071,16 @@ cmd_status() {
     echo "kube: down"
     ok=1
   fi
+  pid=""
+  if pid=$(live_pid "$DEX_PID_FILE" dex) && dex_answers; then
+    echo "dex: up, issuer $DEX_ISSUER (pid $pid, version $DEX_VERSION, signing key $(dex_kids)), client $DEX_CLIENT_ID"
+  elif [[ -n "$pid" ]]; then
+    echo "dex: running (pid $pid) but not answering on $DEX_ISSUER"
+    ok=1
+  else
+    echo "dex: down"
+    ok=1
+  fi
   return "$ok"
 }
 
@@ -854,6 +1091,11 @@ cmd_env() {
   printf 'export NEO4J_USER=%q\n' "$NEO4J_USER"
   printf 'export NEO4J_PASSWORD=%q\n' "$NEO4J_PASSWORD"
   printf 'export KUBECONFIG=%q\n' "$KUBECONFIG_FILE"
+  printf 'export DEX_ISSUER=%q\n' "$DEX_ISSUER"
+  printf 'export DEX_CLIENT_ID=%q\n' "$DEX_CLIENT_ID"
+  printf 'export DEX_CLIENT_SECRET=%q\n' "$(dex_client_secret || true)"
+  printf 'export DEX_PASSWORD=%q\n' "$DEX_PASSWORD"
+  printf 'export GRAPH_TEST_UI_PORT=%q\n' "$GRAPH_TEST_UI_PORT"
 }
 
 usage() {
@@ -870,9 +1112,9 @@ main() {
     env) cmd_env ;;
     fetch)
       ensure_tools
-      fetch_all
       ensure_kube_tools
-      kube_build
+      ensure_dex_tools
+      side_by_side fetch_all kube_build dex_build
       ;;
     restart-kafka)
       ensure_tools
@@ -890,9 +1132,19 @@ main() {
       kube_wait_apiserver
       kube_wait_crds
       ;;
+    restart-dex)
+      ensure_dex_tools
+      dex_restart "${1:-}"
+      dex_wait
+      ;;
     kube-smoke)
       ensure_kube_tools
       kube_smoke
+      ;;
+    dex-token)
+      [[ $# -eq 1 ]] || die "usage: $0 dex-token USER (alice, bob, harvester, admin, nobody or a full e-mail address)"
+      ensure_dex_tools
+      dex_token "$1"
       ;;
     kafka-cli)
       [[ $# -gt 0 ]] || die "usage: $0 kafka-cli MAIN-CLASS [ARGS...]"
