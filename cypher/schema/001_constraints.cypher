@@ -3,6 +3,7 @@
 CREATE CONSTRAINT node_id IF NOT EXISTS FOR (n:Node) REQUIRE n.id IS UNIQUE;
 CREATE INDEX pipelinerun_listing IF NOT EXISTS FOR (r:PipelineRun) ON (r.sortMillis);
 CREATE INDEX pipelinerun_by_pipeline IF NOT EXISTS FOR (r:PipelineRun) ON (r.namespace, r.pipeline);
+CREATE INDEX pipelinerun_by_pipeline_time IF NOT EXISTS FOR (r:PipelineRun) ON (r.namespace, r.pipeline, r.sortMillis);
 CREATE INDEX pipelinerun_by_status IF NOT EXISTS FOR (r:PipelineRun) ON (r.status);
 CREATE INDEX taskrun_by_status IF NOT EXISTS FOR (t:TaskRun) ON (t.status);
 CREATE INDEX image_digest IF NOT EXISTS FOR (i:Image) ON (i.digest);

@@ -25,10 +25,12 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Serve(args) => {
             let store = args.open_store().await?;
+            let app = args.common.app_config(false)?;
             let ingestor = args.events.ingestor(store)?;
-            serve(Arc::new(ingestor), args.common.listen, args.common.ui(), args.source.config()).await
+            serve(Arc::new(ingestor), args.common.listen, app, args.source.config()).await
         }
         Command::Demo(args) => {
+            let app = args.common.app_config(true)?;
             let config = args.common.projection();
             let store = match &args.data_dir {
                 Some(dir) => EmbeddedStore::open(dir, config)?,
@@ -45,7 +47,7 @@ async fn main() -> anyhow::Result<()> {
             println!(
                 "Try: curl -s {url}/graphql -H 'content-type: application/json' -d '{{\"query\":\"{{ stats {{ pipelineRuns taskRuns }} }}\"}}'"
             );
-            serve(Arc::new(Ingestor::new(Arc::new(store))), args.common.listen, args.common.ui(), None).await
+            serve(Arc::new(Ingestor::new(Arc::new(store))), args.common.listen, app, None).await
         }
         Command::Schema => {
             print!("{}", graph_service::api::sdl());
@@ -70,7 +72,7 @@ async fn main() -> anyhow::Result<()> {
 async fn serve(
     ingestor: Arc<Ingestor>,
     listen: SocketAddr,
-    ui: graph_service::ui::UiConfig,
+    app: graph_service::server::AppConfig,
     source: Option<KafkaSourceConfig>,
 ) -> anyhow::Result<()> {
     let (trigger, shutdown) = Shutdown::new();
@@ -91,7 +93,7 @@ async fn serve(
     };
     tracing::info!(%listen, "serving");
     let server = Server::new(TcpListener::bind(listen)).run_with_graceful_shutdown(
-        graph_service::server::app_with_ui(ingestor, ui),
+        graph_service::server::app_with_config(ingestor, app),
         {
             let shutdown = shutdown.clone();
             async move { shutdown.wait().await }

@@ -1,15 +1,18 @@
-//! The HTTP surface: `POST /events`, `GET|POST /graphql` (GraphiQL on GET), `GET /healthz`, and the web UI at `/`.
+//! The HTTP surface: `POST /events`, `GET|POST /graphql` (GraphiQL on GET), `GET /healthz` (liveness), `GET /readyz`
+//! (the store answers), and the web UI at `/` — behind the edge limits ([`crate::edge`]) and authentication
+//! ([`crate::auth`]).
 
 use std::sync::Arc;
 
 use async_graphql::http::GraphiQLSource;
-use async_graphql_poem::GraphQL;
 use poem::http::StatusCode;
 use poem::web::{Data, Html, Json};
 use poem::{EndpointExt, IntoResponse, Request, Response, Route, get, handler, post};
 use serde_json::json;
 
-use crate::api::build_schema;
+use crate::api::{SchemaOptions, build_schema_with};
+use crate::auth::{Authenticator, RequireAuth};
+use crate::edge::{EdgeConfig, Limited, graphql_endpoint};
 use crate::ingest::{Ingestor, decode_http};
 use crate::store::GraphStore;
 use crate::ui::UiConfig;
@@ -27,30 +30,78 @@ pub fn app_with(ingestor: Arc<Ingestor>) -> impl poem::Endpoint {
     app_with_ui(ingestor, UiConfig::default())
 }
 
-/// The application routes with UI settings.
+/// The application routes with UI settings (edge limits at their defaults, authentication off).
 pub fn app_with_ui(ingestor: Arc<Ingestor>, ui_config: UiConfig) -> impl poem::Endpoint {
+    app_with_config(ingestor, AppConfig { ui: ui_config, ..AppConfig::default() })
+}
+
+/// How the HTTP surface is set up.
+#[derive(Clone, Default)]
+pub struct AppConfig {
+    pub ui: UiConfig,
+    pub edge: EdgeConfig,
+    /// `None`: authentication is off (demo, loopback, or `--insecure-no-auth`).
+    pub authenticator: Option<Arc<Authenticator>>,
+    /// Why authentication is off, shown on `/healthz` (e.g. "insecure-no-auth").
+    pub auth_off_reason: Option<String>,
+}
+
+/// The application routes, behind the edge limits and authentication.
+pub fn app_with_config(ingestor: Arc<Ingestor>, config: AppConfig) -> impl poem::Endpoint {
     let store = ingestor.store().clone();
-    let schema = build_schema(store.clone());
-    let ui = crate::ui::routes(schema.clone(), ingestor.live().clone(), ui_config);
+    let limits = &config.edge.graphql;
+    let schema = build_schema_with(store.clone(), &SchemaOptions::from(limits));
+    let ui = crate::ui::routes(schema.clone(), ingestor.live().clone(), config.ui.clone());
+    let graphiql_on = limits.graphiql;
+    let health = Health {
+        auth: match (&config.authenticator, &config.auth_off_reason) {
+            (Some(_), _) => "on".into(),
+            (None, Some(reason)) => format!("off ({reason})"),
+            (None, None) => "off".into(),
+        },
+    };
     Route::new()
         .nest("/", ui)
         .at("/events", post(post_events))
-        .at("/graphql", get(graphiql).post(GraphQL::new(schema)))
+        .at("/graphql", get(graphiql).post(graphql_endpoint(schema, limits.clone())))
         .at("/healthz", get(healthz))
+        .at("/readyz", get(readyz))
         .data(store)
         .data(ingestor)
+        .data(health)
+        .data(GraphiqlOn(graphiql_on))
+        .with(RequireAuth::new(config.authenticator.clone()))
+        .with(Limited::new(config.edge.http.clone()))
 }
 
-#[handler]
-fn graphiql() -> Html<String> {
-    Html(GraphiQLSource::build().endpoint("/graphql").finish())
+#[derive(Clone)]
+struct Health {
+    auth: String,
 }
 
+#[derive(Clone, Copy)]
+struct GraphiqlOn(bool);
+
 #[handler]
-async fn healthz(store: Data<&Arc<dyn GraphStore>>) -> Response {
-    match store.counts().await {
-        Ok(counts) => Json(json!({ "status": "ok", "counts": counts })).into_response(),
-        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
+fn graphiql(on: Data<&GraphiqlOn>) -> Response {
+    if !on.0.0 {
+        return (StatusCode::NOT_FOUND, "GraphiQL is turned off (--graphiql=false)").into_response();
+    }
+    Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response()
+}
+
+/// Liveness: cheap, no store call.
+#[handler]
+fn healthz(health: Data<&Health>) -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok", "auth": health.auth }))
+}
+
+/// Readiness: the store answers a read.
+#[handler]
+async fn readyz(store: Data<&Arc<dyn GraphStore>>) -> Response {
+    match store.existing(&[crate::model::NodeId("readyz:probe".into())]).await {
+        Ok(_) => Json(json!({ "status": "ready" })).into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("the store does not answer: {e}")).into_response(),
     }
 }
 

@@ -13,7 +13,8 @@ use graph_service::source::kafka::{KafkaSource, KafkaSourceConfig, KafkaSourceSt
 use graph_service::source::{Shutdown, ShutdownTrigger, SourceContext, SourceError};
 use graph_service::store::embedded::EmbeddedStore;
 use graph_service::store::{
-    ApplyStats, GraphStore, Result as StoreResult, RunFilter, RunPage, RunPosition, StoreCounts, StoreError, SummaryRow,
+    ApplyStats, GraphStore, Neighbour, PipelinePlace, Result as StoreResult, RunFilter, RunPage, RunPosition,
+    StoreCounts, StoreError, SummaryRow,
 };
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -372,8 +373,8 @@ impl GraphStore for FlakyStore {
     async fn counts(&self) -> StoreResult<StoreCounts> {
         self.inner.counts().await
     }
-    async fn pipeline_runs_newer(&self, filter: &RunFilter, than: &RunPosition, first: usize) -> StoreResult<RunPage> {
-        self.inner.pipeline_runs_newer(filter, than, first).await
+    async fn neighbours(&self, places: &[PipelinePlace], which: Neighbour) -> StoreResult<Vec<Option<RunKey>>> {
+        self.inner.neighbours(places, which).await
     }
     async fn run_summary(&self, filter: &RunFilter) -> StoreResult<Vec<SummaryRow>> {
         self.inner.run_summary(filter).await

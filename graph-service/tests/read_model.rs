@@ -6,8 +6,11 @@ mod support;
 use graph_service::model::{NodeId, NodeKind, ProjectionConfig};
 use graph_service::store::neo4j::Neo4jStore;
 use graph_service::store::{RunFilter, SummaryRow, median};
+use std::collections::BTreeMap;
+
 use serde_json::{Value, json};
 use support::{all_fixture_facts, engines, fixture_facts, query, schema, seed_facts};
+use tekton_generate::{GenerateConfig, generate};
 use tekton_graph_schema::{Outcome, RunFact};
 
 const KONFLUX: &str = "tekton/pipelinerun-v1beta1-pipeline-service-exporter-build-finally-skipped-childrefs.yaml";
@@ -108,6 +111,44 @@ async fn listed_nodes_page_by_id_and_the_next_run_follows_the_previous() {
         json!({"pipelineRun": {"previous": {"name": "idec-image-builds-run-0e089"},
             "next": {"name": "idec-image-builds-run-5ca46-r-9f9f7", "next": {"name": "idec-image-builds-run-4cd23", "next": null}}}})
     );
+}
+
+#[tokio::test]
+async fn every_run_of_a_page_knows_its_previous_and_next_run_in_one_batch() {
+    let config = GenerateConfig { pipeline_runs: 120, repositories: 3, namespaces: 2, seed: 11, ..Default::default() };
+    let facts: Vec<RunFact> =
+        generate(&config).flat_map(|o| tekton_translate::translate_value(&o).expect("translate")).collect();
+    let data = agreed(
+        &facts,
+        "{ pipelineRuns(first: 1000) { edges { node { namespace name pipeline { name } previous { name } next { name } } } } }",
+    )
+    .await;
+    let rows = data["pipelineRuns"]["edges"].as_array().expect("edges");
+    let text = |v: &Value| v.as_str().expect("a string").to_string();
+    assert!(rows.len() > 100, "{}", rows.len());
+    // The listing is newest first, so within one pipeline the previous run is the next row of that pipeline, and
+    // the next run the row before it.
+    let mut by_pipeline: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    for row in rows {
+        let node = &row["node"];
+        if let Some(pipeline) = node["pipeline"]["name"].as_str() {
+            let key = (text(&node["namespace"]), pipeline.to_string());
+            by_pipeline.entry(key).or_default().push(text(&node["name"]));
+        }
+    }
+    let mut checked = 0;
+    for row in rows {
+        let node = &row["node"];
+        let Some(pipeline) = node["pipeline"]["name"].as_str() else { continue };
+        let names = &by_pipeline[&(text(&node["namespace"]), pipeline.to_string())];
+        let at = names.iter().position(|n| *n == text(&node["name"])).expect("listed");
+        let previous = names.get(at + 1).map(|n| json!({ "name": n })).unwrap_or(Value::Null);
+        let next = at.checked_sub(1).map(|i| json!({ "name": names[i] })).unwrap_or(Value::Null);
+        assert_eq!(node["previous"], previous, "previous of {node}");
+        assert_eq!(node["next"], next, "next of {node}");
+        checked += 1;
+    }
+    assert!(checked > 100 && by_pipeline.values().any(|v| v.len() > 5), "{checked} runs, {by_pipeline:?}");
 }
 
 #[tokio::test]

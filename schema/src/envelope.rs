@@ -86,24 +86,8 @@ pub fn from_cloudevent(event: &Event) -> Result<RunFact, EnvelopeError> {
     if fact.kind != expected {
         return Err(EnvelopeError::KindMismatch { id, expected: expected.as_str(), found: fact.kind.as_str() });
     }
-    validate(&fact).map_err(|reason| EnvelopeError::InvalidData { id, reason })?;
+    crate::validate::validate(&fact).map_err(|reason| EnvelopeError::InvalidData { id, reason })?;
     Ok(fact)
-}
-
-/// Semantic checks the JSON shape alone cannot express.
-fn validate(fact: &RunFact) -> Result<(), String> {
-    if fact.name.trim().is_empty() {
-        return Err("name is empty".into());
-    }
-    if fact.namespace.trim().is_empty() {
-        return Err("namespace is empty".into());
-    }
-    for image in &fact.supply_chain.images {
-        if !crate::normalize::is_digest(&image.digest) {
-            return Err(format!("image digest `{}` is not of the form alg:hex", image.digest));
-        }
-    }
-    Ok(())
 }
 
 /// The Kafka message key of a fact: `<namespace>/<pipelinerun name>`. A TaskRun is keyed by its owning

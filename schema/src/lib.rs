@@ -15,6 +15,7 @@ pub mod fact;
 pub mod kafka;
 pub mod merge;
 pub mod normalize;
+pub mod validate;
 
 pub use fact::*;
 

@@ -15,7 +15,7 @@ use tekton_graph_schema::{RunFact, RunKey};
 use tokio::sync::OnceCell;
 
 use crate::model::NodeId;
-use crate::store::{GraphStore, StoreError};
+use crate::store::{GraphStore, Neighbour, StoreError};
 use crate::view::{self, CommitInfo, ImageInfo, RunLinks, ScanInfo};
 
 /// Batches run lookups of one GraphQL request level into one store call.
@@ -41,7 +41,12 @@ pub struct RunBatch {
     commits: OnceCell<HashMap<NodeId, CommitInfo>>,
     images: OnceCell<(HashMap<String, ImageInfo>, Arc<ImageBatch>)>,
     scans: OnceCell<HashMap<NodeId, ScanInfo>>,
+    previous: OnceCell<Neighbours>,
+    next: OnceCell<Neighbours>,
 }
+
+/// The previous (or next) run of each member of a batch, by member key; the neighbours form a batch of their own.
+type Neighbours = (HashMap<RunKey, Arc<RunFact>>, Arc<RunBatch>);
 
 impl RunBatch {
     pub fn new(facts: Vec<Arc<RunFact>>) -> Arc<Self> {
@@ -56,6 +61,31 @@ impl RunBatch {
     pub async fn links(&self, store: &dyn GraphStore, key: &RunKey) -> Result<RunLinks> {
         let all = self.links.get_or_try_init(|| view::links(store, &self.facts)).await?;
         Ok(all.get(key).cloned().unwrap_or_default())
+    }
+
+    /// The previous or next run of one member's pipeline (read for all members on first use, in two store calls),
+    /// with the batch it shares with the other members' neighbours.
+    pub async fn neighbour(
+        &self,
+        store: &dyn GraphStore,
+        key: &RunKey,
+        which: Neighbour,
+    ) -> Result<Option<(Arc<RunFact>, Arc<RunBatch>)>> {
+        let cell = match which {
+            Neighbour::Previous => &self.previous,
+            Neighbour::Next => &self.next,
+        };
+        let (by_member, batch) = cell
+            .get_or_try_init(|| async {
+                let keys = view::neighbours(store, &self.facts, which).await?;
+                let wanted: Vec<RunKey> = keys.values().cloned().collect::<BTreeSet<_>>().into_iter().collect();
+                let facts: HashMap<RunKey, Arc<RunFact>> =
+                    view::load_facts(store, &wanted).await?.into_iter().map(|f| (f.key(), f)).collect();
+                let by_member = keys.into_iter().filter_map(|(m, n)| Some((m, facts.get(&n)?.clone()))).collect();
+                Ok::<_, StoreError>((by_member, RunBatch::new(facts.into_values().collect())))
+            })
+            .await?;
+        Ok(by_member.get(key).map(|fact| (fact.clone(), batch.clone())))
     }
 
     /// The commit one member was built from.

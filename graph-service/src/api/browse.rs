@@ -38,6 +38,7 @@ impl BrowseQueries {
     }
 
     /// Systems (the supply chains), by name.
+    #[graphql(complexity = "list_cost(first, child_complexity)")]
     async fn systems(
         &self,
         ctx: &Context<'_>,
@@ -70,6 +71,12 @@ impl BrowseQueries {
     async fn search(&self, ctx: &Context<'_>, text: String) -> Result<Vec<SearchHit>> {
         search(ctx, text.trim()).await
     }
+}
+
+/// The complexity of a list field: what one element selects, `first` times (as many as it may return).
+pub(super) fn list_cost(first: i32, child_complexity: usize) -> usize {
+    let n = usize::try_from(first).unwrap_or(0).clamp(1, MAX_LIST);
+    n.saturating_mul(child_complexity).saturating_add(1)
 }
 
 pub(super) fn bounded(n: i32, name: &str) -> Result<usize> {
@@ -209,6 +216,7 @@ impl System {
         Ok(RunSummary::of(store(ctx).run_summary(&self.filter()).await?).pipelines)
     }
     /// PipelineRuns of this System, newest first (at most `first`).
+    #[graphql(complexity = "list_cost(first, child_complexity)")]
     async fn pipeline_runs(&self, ctx: &Context<'_>, #[graphql(default = 20)] first: i32) -> Result<Vec<PipelineRun>> {
         let page = store(ctx).pipeline_runs(&self.filter(), None, bounded(first, "first")?).await?;
         let keys = page.runs.into_iter().map(|(_, k)| k).collect();
@@ -270,6 +278,7 @@ impl Repository {
         Ok(RunSummary::of(store(ctx).run_summary(&self.filter()).await?).pipelines)
     }
     /// PipelineRuns of this repository, newest first.
+    #[graphql(complexity = "list_cost(first, child_complexity)")]
     async fn pipeline_runs(
         &self,
         ctx: &Context<'_>,
@@ -279,6 +288,7 @@ impl Repository {
         run_connection(ctx, self.filter(), bounded(first, "first")?, after).await
     }
     /// Commits most recently built, newest build first (looks at the newest 200 runs).
+    #[graphql(complexity = "list_cost(first, child_complexity)")]
     async fn commits(&self, ctx: &Context<'_>, #[graphql(default = 10)] first: i32) -> Result<Vec<Commit>> {
         let first = bounded(first, "first")?;
         let page = store(ctx).pipeline_runs(&self.filter(), None, 200).await?;

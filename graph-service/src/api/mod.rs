@@ -34,12 +34,51 @@ use crate::view;
 
 pub type GraphSchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
 
-/// Builds the schema over a store.
+/// Limits the schema enforces on every query (the web UI's own queries included).
+#[derive(Debug, Clone)]
+pub struct SchemaOptions {
+    pub max_depth: usize,
+    /// Each field costs 1; a list field costs `first` times what it selects.
+    pub max_complexity: usize,
+    pub max_aliases: usize,
+    pub introspection: bool,
+}
+
+impl Default for SchemaOptions {
+    fn default() -> Self {
+        SchemaOptions::from(&crate::edge::GraphqlLimits::default())
+    }
+}
+
+impl From<&crate::edge::GraphqlLimits> for SchemaOptions {
+    fn from(limits: &crate::edge::GraphqlLimits) -> Self {
+        SchemaOptions {
+            max_depth: limits.max_depth,
+            max_complexity: limits.max_complexity,
+            max_aliases: limits.max_aliases,
+            introspection: limits.introspection,
+        }
+    }
+}
+
+/// Builds the schema over a store, with the default limits.
 pub fn build_schema(store: Arc<dyn GraphStore>) -> GraphSchema {
+    build_schema_with(store, &SchemaOptions::default())
+}
+
+/// Builds the schema over a store.
+pub fn build_schema_with(store: Arc<dyn GraphStore>, options: &SchemaOptions) -> GraphSchema {
     // No batching delay: keys requested in the same poll still form one batch, and async-graphql's default 1 ms
     // wait per level was most of a lineage query's latency on the embedded store (benches/query_latency.rs).
     let loader = DataLoader::new(FactLoader { store: store.clone() }, tokio::spawn).delay(std::time::Duration::ZERO);
-    Schema::build(QueryRoot::default(), EmptyMutation, EmptySubscription).data(store).data(loader).finish()
+    let builder = Schema::build(QueryRoot::default(), EmptyMutation, EmptySubscription)
+        .data(store)
+        .data(loader)
+        .limit_depth(options.max_depth)
+        .limit_complexity(options.max_complexity)
+        .extension(crate::edge::AliasLimit(options.max_aliases));
+    let builder = if options.introspection { builder } else { builder.disable_introspection() };
+    builder.finish()
 }
 
 /// The SDL of the schema, as checked in under `schema/graphql/schema.graphql`.
@@ -115,6 +154,7 @@ impl RunQueries {
     }
 
     /// PipelineRuns, newest first (by start time), as a cursor connection.
+    #[graphql(complexity = "browse::list_cost(first, child_complexity)")]
     async fn pipeline_runs(
         &self,
         ctx: &Context<'_>,

@@ -9,8 +9,7 @@ use tekton_graph_schema::{NamedValue, Outcome, RunFact};
 
 use super::batch::RunBatch;
 use super::{Commit, Image, Scan, load_run, load_runs, pr_key, store};
-use crate::store::{RunFilter, RunPosition};
-use crate::view;
+use crate::store::Neighbour;
 
 /// Outcome of a run.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
@@ -199,14 +198,8 @@ run_object!(PipelineRun {
 
     /// The next run of the same pipeline in the same namespace (earliest later start).
     async fn next(&self, ctx: &Context<'_>) -> Result<Option<PipelineRun>> {
-        let Some(pipeline) = &self.0.pipeline else { return Ok(None) };
-        let filter =
-            RunFilter { namespace: Some(self.0.namespace.clone()), pipeline: Some(pipeline.clone()), ..Default::default() };
-        let page = store(ctx).pipeline_runs_newer(&filter, &RunPosition::of(&self.0), 1).await?;
-        match page.runs.into_iter().next() {
-            Some((_, key)) => Ok(load_run(ctx, key).await?.map(pipeline_run)),
-            None => Ok(None),
-        }
+        let next = self.1.neighbour(store(ctx), &self.0.key(), Neighbour::Next).await?;
+        Ok(next.map(|(fact, batch)| PipelineRun(fact, batch)))
     }
 
     /// TaskRuns of this PipelineRun that were observed, by name.
@@ -217,10 +210,8 @@ run_object!(PipelineRun {
 
     /// The previous run of the same pipeline in the same namespace (latest earlier start).
     async fn previous(&self, ctx: &Context<'_>) -> Result<Option<PipelineRun>> {
-        match view::previous_run(store(ctx), &self.0).await? {
-            Some(key) => Ok(load_run(ctx, key).await?.map(pipeline_run)),
-            None => Ok(None),
-        }
+        let previous = self.1.neighbour(store(ctx), &self.0.key(), Neighbour::Previous).await?;
+        Ok(previous.map(|(fact, batch)| PipelineRun(fact, batch)))
     }
 
     /// The run this one re-runs (`dashboard.tekton.dev/rerunOf`), if observed.

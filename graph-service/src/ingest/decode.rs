@@ -93,16 +93,24 @@ pub fn facts_of_event(event: &Event) -> Result<Vec<RunFact>, EventError> {
             return Err(EventError::UnknownType(ty.to_string()));
         }
         let body = event_json(event).map_err(invalid)?;
-        return tekton_translate::translate_value(&body).map_err(|e| invalid(e.to_string()));
+        let facts = tekton_translate::translate_value(&body).map_err(|e| invalid(e.to_string()))?;
+        return checked(facts).map_err(invalid);
     }
     if ty.starts_with(CDEVENT_TYPE_PREFIX) {
         let body = event_json(event).map_err(invalid)?;
-        return tekton_translate::cdevents::translate_cdevent(&body).map_err(|e| match e {
+        let facts = tekton_translate::cdevents::translate_cdevent(&body).map_err(|e| match e {
             tekton_translate::cdevents::CdEventError::UnsupportedType(_) => EventError::UnknownType(ty.to_string()),
             other => invalid(other.to_string()),
-        });
+        })?;
+        return checked(facts).map_err(invalid);
     }
     Err(EventError::UnknownType(ty.to_string()))
+}
+
+/// Translated facts pass the same identifier checks as the facts the harvester sends.
+fn checked(facts: Vec<RunFact>) -> Result<Vec<RunFact>, String> {
+    facts.iter().try_for_each(tekton_graph_schema::validate::validate)?;
+    Ok(facts)
 }
 
 fn decide(event: &Event, options: DecodeOptions) -> Result<EventFacts, EventError> {

@@ -19,8 +19,8 @@ use std::collections::BTreeMap;
 use tekton_graph_schema::Outcome;
 
 use super::{
-    ApplyStats, GraphStore, LISTED_KINDS, Result, RunFilter, RunPage, RunPosition, StoreCounts, StoreError, SummaryRow,
-    fact_matches, median,
+    ApplyStats, GraphStore, LISTED_KINDS, Neighbour, PipelinePlace, Result, RunFilter, RunPage, RunPosition,
+    StoreCounts, StoreError, SummaryRow, fact_matches, median,
 };
 use crate::model::{Edge, EdgeKind, NodeId, NodeKind, ProjectionConfig, project};
 
@@ -187,11 +187,20 @@ impl GraphStore for EmbeddedStore {
         Ok(self.page(candidates, filter, first))
     }
 
-    async fn pipeline_runs_newer(&self, filter: &RunFilter, than: &RunPosition, first: usize) -> Result<RunPage> {
+    async fn neighbours(&self, places: &[PipelinePlace], which: Neighbour) -> Result<Vec<Option<RunKey>>> {
+        use std::ops::Bound::{Excluded, Unbounded};
         let graph = self.read();
-        let Some(listing) = graph.listing_for(filter) else { return Ok(RunPage { runs: Vec::new(), has_next: false }) };
-        let newer = listing.range((std::ops::Bound::Excluded(than), std::ops::Bound::Unbounded));
-        Ok(self.page(Box::new(newer), filter, first))
+        Ok(places
+            .iter()
+            .map(|place| {
+                let listing = graph.by_pipeline.get(&(place.position.namespace.clone(), place.pipeline.clone()))?;
+                let found = match which {
+                    Neighbour::Previous => listing.range(..&place.position).next_back(),
+                    Neighbour::Next => listing.range((Excluded(&place.position), Unbounded)).next(),
+                };
+                found.map(|(_, fact)| fact.key())
+            })
+            .collect())
     }
 
     async fn existing(&self, nodes: &[NodeId]) -> Result<BTreeSet<NodeId>> {

@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use tekton_graph_schema::{Outcome, RunFact, RunKey};
+use tekton_graph_schema::{Outcome, RunFact, RunKey, RunKind};
 
 use crate::model::{Edge, EdgeKind, NodeId, NodeKind};
 
@@ -103,6 +103,28 @@ fn millis_in_range(millis: i64, filter: &RunFilter) -> bool {
     since.is_none_or(|s| millis >= s) && until.is_none_or(|u| millis < u)
 }
 
+/// A PipelineRun's place in its pipeline's listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PipelinePlace {
+    pub pipeline: String,
+    pub position: RunPosition,
+}
+
+impl PipelinePlace {
+    /// `None` for TaskRuns and for PipelineRuns without a pipeline name (inline `pipelineSpec`).
+    pub fn of(fact: &RunFact) -> Option<Self> {
+        (fact.kind == RunKind::PipelineRun).then_some(())?;
+        Some(PipelinePlace { pipeline: fact.pipeline.clone()?, position: RunPosition::of(fact) })
+    }
+}
+
+/// Which neighbour [`GraphStore::neighbours`] answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Neighbour {
+    Previous,
+    Next,
+}
+
 /// One page of PipelineRuns in listing order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunPage {
@@ -174,9 +196,9 @@ pub trait GraphStore: Send + Sync {
     /// PipelineRuns matching `filter`, in listing order, strictly after `after`, at most `first`.
     async fn pipeline_runs(&self, filter: &RunFilter, after: Option<&RunPosition>, first: usize) -> Result<RunPage>;
 
-    /// PipelineRuns matching `filter` strictly newer than `than` in listing order, oldest first, at most `first`:
-    /// the runs that follow one (the next run of a pipeline).
-    async fn pipeline_runs_newer(&self, filter: &RunFilter, than: &RunPosition, first: usize) -> Result<RunPage>;
+    /// For each place, in input order, the previous (latest earlier) or next (earliest later) observed PipelineRun
+    /// of the same pipeline in the same namespace, in listing order: one call for a whole page of runs.
+    async fn neighbours(&self, places: &[PipelinePlace], which: Neighbour) -> Result<Vec<Option<RunKey>>>;
 
     /// Which of `nodes` exist (have at least one edge, or are an observed run).
     async fn existing(&self, nodes: &[NodeId]) -> Result<BTreeSet<NodeId>>;

@@ -15,7 +15,8 @@ use serde_json::{Map, Value, json};
 use tekton_graph_schema::{Outcome, RunFact, RunKey, RunKind};
 
 use super::{
-    ApplyStats, GraphStore, LISTED_KINDS, Result, RunFilter, RunPage, RunPosition, StoreCounts, StoreError, SummaryRow,
+    ApplyStats, GraphStore, LISTED_KINDS, Neighbour, PipelinePlace, Result, RunFilter, RunPage, RunPosition,
+    StoreCounts, StoreError, SummaryRow,
 };
 use crate::model::{Edge, EdgeKind, NodeId, NodeKind, ProjectionConfig, project};
 
@@ -32,7 +33,8 @@ const READ_EXISTING: &str = include_str!("../../../cypher/read/existing.cypher")
 const READ_COUNTS: &str = include_str!("../../../cypher/read/counts.cypher");
 const READ_PIPELINE_RUNS: &str = include_str!("../../../cypher/read/pipeline_runs.cypher");
 const READ_PIPELINE_RUNS_OF_PIPELINE: &str = include_str!("../../../cypher/read/pipeline_runs_of_pipeline.cypher");
-const READ_PIPELINE_RUNS_NEWER: &str = include_str!("../../../cypher/read/pipeline_runs_newer.cypher");
+const READ_PREVIOUS_RUNS: &str = include_str!("../../../cypher/read/previous_runs.cypher");
+const READ_NEXT_RUNS: &str = include_str!("../../../cypher/read/next_runs.cypher");
 const READ_RUN_SUMMARY: &str = include_str!("../../../cypher/read/run_summary.cypher");
 const READ_NODES: &str = include_str!("../../../cypher/read/nodes.cypher");
 
@@ -473,14 +475,31 @@ impl GraphStore for Neo4jStore {
         Ok(RunPage { runs, has_next })
     }
 
-    async fn pipeline_runs_newer(&self, filter: &RunFilter, than: &RunPosition, first: usize) -> Result<RunPage> {
-        let mut params = filter_params(filter);
-        params["than"] = json!({ "sortMillis": than.sort_millis, "namespace": than.namespace, "name": than.name });
-        params["limit"] = json!(first + 1);
-        let mut runs = positions(self.rows(READ_PIPELINE_RUNS_NEWER, params).await?, "pipeline_runs_newer")?;
-        let has_next = runs.len() > first;
-        runs.truncate(first);
-        Ok(RunPage { runs, has_next })
+    async fn neighbours(&self, places: &[PipelinePlace], which: Neighbour) -> Result<Vec<Option<RunKey>>> {
+        if places.is_empty() {
+            return Ok(Vec::new());
+        }
+        let statement = match which {
+            Neighbour::Previous => READ_PREVIOUS_RUNS,
+            Neighbour::Next => READ_NEXT_RUNS,
+        };
+        let params: Vec<Value> = places
+            .iter()
+            .map(|p| {
+                let at = &p.position;
+                json!({ "namespace": at.namespace, "pipeline": p.pipeline, "sortMillis": at.sort_millis, "name": at.name })
+            })
+            .collect();
+        let mut found = vec![None; places.len()];
+        for row in self.rows(statement, json!({ "places": params })).await? {
+            let index: i64 = row.get("index").map_err(|e| corrupt("neighbours", e))?;
+            let name: String = row.get("name").map_err(|e| corrupt("neighbours", e))?;
+            let i = usize::try_from(index).ok().filter(|&i| i < places.len());
+            let Some(i) = i else { return Err(corrupt("neighbours", format!("index {index} out of range"))) };
+            found[i] =
+                Some(RunKey { kind: RunKind::PipelineRun, namespace: places[i].position.namespace.clone(), name });
+        }
+        Ok(found)
     }
 
     async fn existing(&self, nodes: &[NodeId]) -> Result<BTreeSet<NodeId>> {

@@ -26,7 +26,7 @@ pub use links::{RunLinks, links, links_of};
 pub use scan::{ScanInfo, Severities, latest_per_image, latest_scans_of_images, scan_infos, scans_by_id, scans_of_run};
 
 use crate::model::{Edge, EdgeKind, NodeId, parent_run_name};
-use crate::store::{GraphStore, Result, RunFilter, RunPosition};
+use crate::store::{GraphStore, Neighbour, PipelinePlace, Result, RunPosition};
 
 /// Newest first: sort time, then key (descending).
 pub fn newest_first(facts: &mut [Arc<RunFact>]) {
@@ -72,13 +72,23 @@ pub async fn images_of_run(store: &dyn GraphStore, fact: &Arc<RunFact>) -> Resul
 
 /// The previous run of the same pipeline in the same namespace: the latest earlier start.
 pub async fn previous_run(store: &dyn GraphStore, fact: &RunFact) -> Result<Option<RunKey>> {
-    let Some(pipeline) = &fact.pipeline else {
-        return Ok(None);
-    };
-    let filter =
-        RunFilter { namespace: Some(fact.namespace.clone()), pipeline: Some(pipeline.clone()), ..Default::default() };
-    let page = store.pipeline_runs(&filter, Some(&RunPosition::of(fact)), 1).await?;
-    Ok(page.runs.into_iter().next().map(|(_, k)| k))
+    Ok(neighbours(store, std::slice::from_ref(fact), Neighbour::Previous).await?.into_values().next())
+}
+
+/// The previous or next run of each PipelineRun's pipeline, by the run's key, in one store call. Runs without a
+/// neighbour (or without a pipeline) are absent.
+pub async fn neighbours<F: std::borrow::Borrow<RunFact>>(
+    store: &dyn GraphStore,
+    facts: &[F],
+    which: Neighbour,
+) -> Result<HashMap<RunKey, RunKey>> {
+    let (keys, places): (Vec<RunKey>, Vec<PipelinePlace>) =
+        facts.iter().filter_map(|f| Some((f.borrow().key(), PipelinePlace::of(f.borrow())?))).unzip();
+    if places.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let found = store.neighbours(&places, which).await?;
+    Ok(keys.into_iter().zip(found).filter_map(|(k, n)| Some((k, n?))).collect())
 }
 
 /// Edges by node, as read so far: lets batched reads answer "which edges of kind K leave (or reach) node N"

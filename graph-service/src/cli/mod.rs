@@ -8,6 +8,10 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
+mod access;
+
+pub use access::{AuthArgs, AuthSetup, EdgeArgs};
+
 use crate::ingest::{DecodeOptions, Ingestor};
 use crate::model::ProjectionConfig;
 use crate::sensemaker::{Sensemaker, SensemakerConfig, emitter_from_url};
@@ -168,16 +172,14 @@ impl StoreTarget {
     }
 }
 
-/// Neo4j credentials: from flags, the environment, or a file (never from the repository).
+/// Neo4j credentials: the password from the environment or a file (never a flag, never the repository).
 #[derive(Args, Debug, Clone)]
 pub struct Neo4jArgs {
     #[arg(long, env = "NEO4J_USER", default_value = "neo4j")]
     pub neo4j_user: String,
-    /// Password (prefer the environment or --neo4j-password-file).
-    #[arg(long, env = "NEO4J_PASSWORD", hide_env_values = true)]
-    pub neo4j_password: Option<String>,
-    /// File holding the password (e.g. a mounted Kubernetes secret).
-    #[arg(long, env = "NEO4J_PASSWORD_FILE", conflicts_with = "neo4j_password")]
+    /// File holding the password (e.g. a mounted Kubernetes secret). Else the password comes from the
+    /// environment variable NEO4J_PASSWORD — never from a flag, which `ps` would show.
+    #[arg(long, env = "NEO4J_PASSWORD_FILE")]
     pub neo4j_password_file: Option<PathBuf>,
     /// Database name (default: the server's default database).
     #[arg(long, env = "NEO4J_DATABASE")]
@@ -189,9 +191,13 @@ pub struct Neo4jArgs {
 
 impl Neo4jArgs {
     pub fn config(&self, uri: &str) -> anyhow::Result<Neo4jConfig> {
-        let password = match (&self.neo4j_password, &self.neo4j_password_file) {
-            (Some(p), _) => p.clone(),
-            (None, Some(file)) => std::fs::read_to_string(file)
+        let from_env = std::env::var("NEO4J_PASSWORD").ok().filter(|p| !p.is_empty());
+        let password = match (&self.neo4j_password_file, from_env) {
+            (Some(_), Some(_)) => {
+                anyhow::bail!("give the Neo4j password once: NEO4J_PASSWORD or --neo4j-password-file")
+            }
+            (None, Some(p)) => p,
+            (Some(file), None) => std::fs::read_to_string(file)
                 .with_context(|| format!("reading the Neo4j password from {}", file.display()))?
                 .trim_end_matches(['\n', '\r'])
                 .to_string(),
@@ -281,11 +287,26 @@ pub struct CommonArgs {
     /// Base URL of a Tekton Dashboard: the web UI links each run to its logs there.
     #[arg(long, env = "GRAPH_SERVICE_DASHBOARD_URL")]
     pub dashboard_url: Option<String>,
+    #[command(flatten)]
+    pub auth: AuthArgs,
+    #[command(flatten)]
+    pub edge: EdgeArgs,
 }
 
 impl CommonArgs {
     pub fn ui(&self) -> crate::ui::UiConfig {
         crate::ui::UiConfig { dashboard_url: self.dashboard_url.clone() }
+    }
+
+    /// The HTTP surface's settings; refuses an unauthenticated non-loopback listener (see [`AuthArgs::setup`]).
+    pub fn app_config(&self, demo: bool) -> anyhow::Result<crate::server::AppConfig> {
+        let auth = self.auth.setup(self.listen, demo)?;
+        Ok(crate::server::AppConfig {
+            ui: self.ui(),
+            edge: self.edge.config(),
+            authenticator: auth.authenticator,
+            auth_off_reason: auth.off_reason,
+        })
     }
 
     pub fn projection(&self) -> ProjectionConfig {

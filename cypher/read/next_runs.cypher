@@ -1,0 +1,14 @@
+// For each of $places ({namespace, pipeline, sortMillis, name}), the next observed run of its pipeline in its
+// namespace: the smallest (sortMillis, name) strictly above its own. Rows only for places that have one.
+UNWIND range(0, size($places) - 1) AS index
+WITH index, $places[index] AS place
+CALL (place) {
+  MATCH (r:PipelineRun {namespace: place.namespace, pipeline: place.pipeline})
+  WHERE r.fact IS NOT NULL
+    AND r.sortMillis >= place.sortMillis
+    AND (r.sortMillis > place.sortMillis OR r.name > place.name)
+  RETURN r.name AS name
+  ORDER BY r.sortMillis ASC, r.name ASC
+  LIMIT 1
+}
+RETURN index, name

@@ -1,0 +1,39 @@
+//! The audit trail: one JSON line (tracing target `audit`) for every write and every denied request — who, what,
+//! when, from where, and the outcome.
+
+use chrono::Utc;
+use serde::Serialize;
+
+use super::Method;
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditRecord<'a> {
+    pub time: String,
+    /// `allowed` or `denied`.
+    pub decision: &'a str,
+    /// The caller's subject, when known.
+    pub subject: Option<&'a str>,
+    pub auth: Option<Method>,
+    /// `METHOD /path`.
+    pub action: String,
+    pub remote: String,
+    /// The HTTP status answered.
+    pub status: u16,
+    /// Why a request was denied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl AuditRecord<'_> {
+    pub fn now() -> String {
+        Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    }
+
+    pub fn emit(&self) {
+        match serde_json::to_string(self) {
+            Ok(line) => tracing::info!(target: "audit", "{line}"),
+            Err(e) => tracing::error!(target: "audit", error = %e, "cannot write an audit record"),
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! Authentication and role checks around every route.
+//!
+//! Each request needs a role by what it does ([`Access::of`]): `POST /events` needs `ingester`, every other route
+//! `viewer`, and health checks and static assets nothing. Unauthenticated callers get 401 with a
+//! `WWW-Authenticate: Bearer` challenge, callers without the role 403; the reason goes to the audit line, never to
+//! the caller.
+
+use std::sync::Arc;
+
+use poem::http::{Method as HttpMethod, StatusCode, header};
+use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
+
+use super::audit::AuditRecord;
+use super::{AuthError, Authenticator, Principal, Role};
+
+/// What a route needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Public,
+    Requires(Role),
+}
+
+impl Access {
+    pub fn of(method: &HttpMethod, path: &str) -> Access {
+        match path {
+            "/healthz" | "/readyz" => Access::Public,
+            _ if path.starts_with("/ui/assets/") => Access::Public,
+            "/events" if method == HttpMethod::POST => Access::Requires(Role::Ingester),
+            _ => Access::Requires(Role::Viewer),
+        }
+    }
+
+    fn is_write(self) -> bool {
+        self == Access::Requires(Role::Ingester) || self == Access::Requires(Role::Admin)
+    }
+}
+
+/// The middleware: with an authenticator, every request is checked; without one (authentication off), every
+/// caller is [`Principal::unauthenticated`].
+#[derive(Clone)]
+pub struct RequireAuth {
+    authenticator: Option<Arc<Authenticator>>,
+}
+
+impl RequireAuth {
+    pub fn new(authenticator: Option<Arc<Authenticator>>) -> Self {
+        RequireAuth { authenticator }
+    }
+}
+
+impl<E: Endpoint> Middleware<E> for RequireAuth {
+    type Output = RequireAuthEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        RequireAuthEndpoint { inner, authenticator: self.authenticator.clone() }
+    }
+}
+
+pub struct RequireAuthEndpoint<E> {
+    inner: E,
+    authenticator: Option<Arc<Authenticator>>,
+}
+
+fn remote(req: &Request) -> String {
+    req.remote_addr().to_string()
+}
+
+fn challenge(status: StatusCode, message: &str) -> Response {
+    let mut response = (status, message.to_string()).into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        let value = r#"Bearer realm="tekton-graph""#;
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static(value));
+    }
+    response
+}
+
+impl<E: Endpoint> Endpoint for RequireAuthEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, mut req: Request) -> poem::Result<Response> {
+        let access = Access::of(req.method(), req.uri().path());
+        let action = format!("{} {}", req.method(), req.uri().path());
+        let principal = match (&self.authenticator, access) {
+            (_, Access::Public) => None,
+            (None, _) => Some(Principal::unauthenticated()),
+            (Some(auth), Access::Requires(_)) => {
+                let header = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+                match auth.authenticate(header).await {
+                    Ok(principal) => Some(principal),
+                    Err(error) => {
+                        let status = match error {
+                            AuthError::Provider(_) => StatusCode::SERVICE_UNAVAILABLE,
+                            _ => StatusCode::UNAUTHORIZED,
+                        };
+                        let record = AuditRecord {
+                            time: AuditRecord::now(),
+                            decision: "denied",
+                            subject: None,
+                            auth: None,
+                            action,
+                            remote: remote(&req),
+                            status: status.as_u16(),
+                            reason: Some(error.to_string()),
+                        };
+                        record.emit();
+                        let message = if status == StatusCode::UNAUTHORIZED {
+                            "authentication required: send `Authorization: Bearer <token>`"
+                        } else {
+                            "the identity provider cannot be reached; retry shortly"
+                        };
+                        return Ok(challenge(status, message));
+                    }
+                }
+            }
+        };
+        let Some(principal) = principal else {
+            return self.inner.call(req).await.map(IntoResponse::into_response);
+        };
+        if let Access::Requires(role) = access
+            && !principal.has(role)
+        {
+            AuditRecord {
+                time: AuditRecord::now(),
+                decision: "denied",
+                subject: Some(&principal.subject),
+                auth: Some(principal.method),
+                action,
+                remote: remote(&req),
+                status: StatusCode::FORBIDDEN.as_u16(),
+                reason: Some(format!("needs role {role}; has {:?}", principal.roles)),
+            }
+            .emit();
+            return Ok(challenge(StatusCode::FORBIDDEN, &format!("forbidden: this needs the `{role}` role")));
+        }
+        let principal = Arc::new(principal);
+        req.extensions_mut().insert(principal.clone());
+        let from = remote(&req);
+        let response = self.inner.call(req).await.map(IntoResponse::into_response);
+        if access.is_write() {
+            let status = match &response {
+                Ok(r) => r.status(),
+                Err(e) => e.status(),
+            };
+            AuditRecord {
+                time: AuditRecord::now(),
+                decision: "allowed",
+                subject: Some(&principal.subject),
+                auth: Some(principal.method),
+                action,
+                remote: from,
+                status: status.as_u16(),
+                reason: None,
+            }
+            .emit();
+        }
+        response
+    }
+}

@@ -1,0 +1,198 @@
+//! Who is calling and what they may do.
+//!
+//! A request is authenticated by a bearer token — a JWT from the OpenID Connect issuer ([`oidc`]) or a static token
+//! from a file ([`tokens`]) — and the [`policy`] maps who they are (subject, groups) to roles and a scope. The
+//! [`middleware`] asks every route for the role it needs and writes the [`audit`] line; resolvers and pages see the
+//! [`Principal`] in their request data.
+
+pub mod audit;
+pub mod middleware;
+pub mod oidc;
+pub mod policy;
+pub mod tokens;
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+pub use middleware::{Access, RequireAuth};
+pub use oidc::{OidcConfig, OidcVerifier};
+pub use policy::{Grant, Policy, PolicyError, Rule};
+pub use tokens::{StaticTokens, TokenFileError};
+
+/// What a caller may do. `admin` includes the other two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// GraphQL reads and the web UI.
+    Viewer,
+    /// `POST /events`.
+    Ingester,
+    /// Settings, retention, notifier rules.
+    Admin,
+}
+
+impl Role {
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "viewer" => Some(Role::Viewer),
+            "ingester" => Some(Role::Ingester),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Ingester => "ingester",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which runs a caller may see: everything, or the runs some grant allows (a run in an allowed namespace, or of an
+/// allowed System, as the grant says).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct Scope {
+    /// `None`: everything.
+    pub grants: Option<Vec<Grant>>,
+}
+
+impl Scope {
+    pub fn everything() -> Self {
+        Scope { grants: None }
+    }
+
+    pub fn is_everything(&self) -> bool {
+        self.grants.is_none()
+    }
+
+    /// True when some grant allows a run in `namespace` belonging to `system`.
+    pub fn allows(&self, namespace: &str, system: Option<&str>) -> bool {
+        match &self.grants {
+            None => true,
+            Some(grants) => grants.iter().any(|g| g.allows(namespace, system)),
+        }
+    }
+}
+
+/// How a caller proved who they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Method {
+    Oidc,
+    StaticToken,
+    /// Authentication is off (demo, loopback, or `--insecure-no-auth`).
+    None,
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Principal {
+    pub subject: String,
+    pub groups: Vec<String>,
+    pub roles: BTreeSet<Role>,
+    pub scope: Scope,
+    pub method: Method,
+}
+
+impl Principal {
+    /// The caller when authentication is off: every role, everything in scope.
+    pub fn unauthenticated() -> Self {
+        Principal {
+            subject: "anonymous".into(),
+            groups: Vec::new(),
+            roles: [Role::Viewer, Role::Ingester, Role::Admin].into(),
+            scope: Scope::everything(),
+            method: Method::None,
+        }
+    }
+
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.contains(&role) || self.roles.contains(&Role::Admin)
+    }
+}
+
+/// Why a request was not authenticated. The message is for logs and the audit line; callers get a generic 401.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("no bearer token")]
+    Missing,
+    #[error("the Authorization header is not `Bearer <token>`")]
+    Malformed,
+    #[error("unknown static token")]
+    UnknownToken,
+    #[error("invalid token: {0}")]
+    Invalid(String),
+    #[error("the identity provider cannot be reached: {0}")]
+    Provider(String),
+}
+
+/// Everything that authenticates callers; `None` fields are not configured.
+pub struct Authenticator {
+    pub tokens: Option<StaticTokens>,
+    pub oidc: Option<OidcVerifier>,
+    pub policy: Policy,
+}
+
+impl Authenticator {
+    /// The caller of a request with `authorization` (the header's value, if any).
+    pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Principal, AuthError> {
+        let header = authorization.ok_or(AuthError::Missing)?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or(AuthError::Malformed)?;
+        // A JWT has three dot-separated parts; a static token is opaque. Try the one its shape suggests.
+        if token.split('.').count() == 3
+            && let Some(oidc) = &self.oidc
+        {
+            let identity = oidc.verify(token).await?;
+            let (roles, scope) = self.policy.resolve(&identity.subject, &identity.groups);
+            let scope = scope.unwrap_or(Scope { grants: Some(Vec::new()) });
+            let (subject, groups) = (identity.subject, identity.groups);
+            return Ok(Principal { subject, groups, roles, scope, method: Method::Oidc });
+        }
+        match &self.tokens {
+            Some(tokens) => {
+                let entry = tokens.find(token).ok_or(AuthError::UnknownToken)?;
+                // A static token carries its roles; the policy may add roles and scope its subject.
+                let (mut roles, scope) = self.policy.resolve(&entry.subject, &[]);
+                roles.extend(entry.roles.iter().copied());
+                let scope = scope.unwrap_or_else(Scope::everything);
+                Ok(Principal {
+                    subject: entry.subject.clone(),
+                    groups: Vec::new(),
+                    roles,
+                    scope,
+                    method: Method::StaticToken,
+                })
+            }
+            None if self.oidc.is_some() => Err(AuthError::Invalid("not a JWT".into())),
+            None => Err(AuthError::UnknownToken),
+        }
+    }
+}
+
+/// Puts the caller (set on the request by [`RequireAuth`]) into each GraphQL request's data.
+pub fn request_data(
+    batch: async_graphql::BatchRequest,
+    extensions: &poem::http::Extensions,
+) -> async_graphql::BatchRequest {
+    let principal = extensions.get::<Arc<Principal>>().cloned();
+    match principal {
+        Some(principal) => batch.data(principal),
+        None => batch,
+    }
+}
