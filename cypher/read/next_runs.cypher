@@ -4,8 +4,7 @@ UNWIND range(0, size($places) - 1) AS index
 WITH index, $places[index] AS place
 CALL (place) {
   MATCH (r:PipelineRun {namespace: place.namespace, pipeline: place.pipeline})
-  WHERE r.fact IS NOT NULL
-    AND r.sortMillis >= place.sortMillis
+  WHERE r.sortMillis >= place.sortMillis
     AND (r.sortMillis > place.sortMillis OR r.name > place.name)
   RETURN r.name AS name
   ORDER BY r.sortMillis ASC, r.name ASC

@@ -1,13 +1,15 @@
 // PipelineRuns matching the filter, newest first (sortMillis, namespace, name descending), strictly after the
 // cursor ($after: {sortMillis, namespace, name} or null). Null filter parameters match everything.
+// Only observed runs have a sortMillis, and the range on it (always present, bounded by since/until/after) lets
+// the planner seek the sortMillis index in order and stop at the limit instead of sorting every run.
 MATCH (r:PipelineRun)
-WHERE r.fact IS NOT NULL
+WHERE r.sortMillis >= coalesce($since, -9223372036854775807 - 1)
+  AND r.sortMillis <= coalesce($after.sortMillis, $until - 1, 9223372036854775807)
+  AND ($until IS NULL OR r.sortMillis < $until)
   AND ($namespace IS NULL OR r.namespace = $namespace)
   AND ($pipeline IS NULL OR r.pipeline = $pipeline)
   AND ($status IS NULL OR r.status = $status)
   AND ($repository IS NULL OR r.repository = $repository)
-  AND ($since IS NULL OR r.sortMillis >= $since)
-  AND ($until IS NULL OR r.sortMillis < $until)
   AND ($system IS NULL OR EXISTS { (r)-[:BELONGS_TO]->(:Node {id: $system}) })
   AND ($after IS NULL
        OR r.sortMillis < $after.sortMillis

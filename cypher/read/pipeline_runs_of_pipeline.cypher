@@ -1,10 +1,11 @@
-// Like pipeline_runs.cypher, for one pipeline in one namespace (uses the (namespace, pipeline) index).
+// Like pipeline_runs.cypher, for one pipeline in one namespace: a seek of the (namespace, pipeline, sortMillis)
+// index.
 MATCH (r:PipelineRun {namespace: $namespace, pipeline: $pipeline})
-WHERE r.fact IS NOT NULL
+WHERE r.sortMillis >= coalesce($since, -9223372036854775807 - 1)
+  AND r.sortMillis <= coalesce($after.sortMillis, $until - 1, 9223372036854775807)
+  AND ($until IS NULL OR r.sortMillis < $until)
   AND ($status IS NULL OR r.status = $status)
   AND ($repository IS NULL OR r.repository = $repository)
-  AND ($since IS NULL OR r.sortMillis >= $since)
-  AND ($until IS NULL OR r.sortMillis < $until)
   AND ($system IS NULL OR EXISTS { (r)-[:BELONGS_TO]->(:Node {id: $system}) })
   AND ($after IS NULL
        OR r.sortMillis < $after.sortMillis

@@ -25,12 +25,12 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Serve(args) => {
             let store = args.open_store().await?;
-            let app = args.common.app_config(false)?;
+            let app = args.common.app_config(false).await?;
             let ingestor = args.events.ingestor(store)?;
             serve(Arc::new(ingestor), args.common.listen, app, args.source.config()).await
         }
         Command::Demo(args) => {
-            let app = args.common.app_config(true)?;
+            let app = args.common.app_config(true).await?;
             let config = args.common.projection();
             let store = match &args.data_dir {
                 Some(dir) => EmbeddedStore::open(dir, config)?,

@@ -11,7 +11,7 @@ use poem::{EndpointExt, IntoResponse, Request, Response, Route, get, handler, po
 use serde_json::json;
 
 use crate::api::{SchemaOptions, build_schema_with};
-use crate::auth::{Authenticator, RequireAuth};
+use crate::auth::{Authenticator, LoginConfig, RequireAuth, Sessions, login};
 use crate::edge::{EdgeConfig, Limited, graphql_endpoint};
 use crate::ingest::{Ingestor, decode_http};
 use crate::store::GraphStore;
@@ -44,6 +44,8 @@ pub struct AppConfig {
     pub authenticator: Option<Arc<Authenticator>>,
     /// Why authentication is off, shown on `/healthz` (e.g. "insecure-no-auth").
     pub auth_off_reason: Option<String>,
+    /// The web UI's sign-in (OIDC authorization code + PKCE), when configured.
+    pub login: Option<LoginConfig>,
 }
 
 /// The application routes, behind the edge limits and authentication.
@@ -60,7 +62,22 @@ pub fn app_with_config(ingestor: Arc<Ingestor>, config: AppConfig) -> impl poem:
             (None, None) => "off".into(),
         },
     };
-    Route::new()
+    let sessions = match (&config.authenticator, &config.login) {
+        (Some(_), Some(login)) => Some(Arc::new(Sessions::new(login.clone()))),
+        _ => None,
+    };
+    let mut routes = Route::new();
+    if let (Some(sessions), Some(authenticator)) = (&sessions, &config.authenticator) {
+        let auth = Route::new()
+            .at("/login", get(login::login))
+            .at("/callback", get(login::callback))
+            .at("/logout", post(login::logout))
+            .at("/signed-out", get(login::signed_out))
+            .data(sessions.clone())
+            .data(authenticator.clone());
+        routes = routes.nest("/auth", auth);
+    }
+    routes
         .nest("/", ui)
         .at("/events", post(post_events))
         .at("/graphql", get(graphiql).post(graphql_endpoint(schema, limits.clone())))
@@ -70,7 +87,7 @@ pub fn app_with_config(ingestor: Arc<Ingestor>, config: AppConfig) -> impl poem:
         .data(ingestor)
         .data(health)
         .data(GraphiqlOn(graphiql_on))
-        .with(RequireAuth::new(config.authenticator.clone()))
+        .with(RequireAuth::new(config.authenticator.clone(), sessions))
         .with(Limited::new(config.edge.http.clone()))
 }
 

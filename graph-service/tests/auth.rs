@@ -80,8 +80,7 @@ fn event_body() -> Vec<u8> {
 #[tokio::test]
 async fn static_tokens_open_routes_by_role_and_nothing_else() {
     let store = seeded_store().await;
-    let cli =
-        client(store.clone(), Authenticator { tokens: Some(static_tokens()), oidc: None, policy: Policy::default() });
+    let cli = client(store.clone(), Authenticator { tokens: Some(static_tokens()), ..Authenticator::default() });
 
     // Liveness and assets need no token.
     cli.get("/healthz").send().await.assert_status_is_ok();
@@ -154,9 +153,9 @@ async fn dex_token(user: &str) -> String {
 fn dex_authenticator(audience: &str) -> Authenticator {
     let config = OidcConfig::new(env("DEX_ISSUER"), vec![audience.to_string()]);
     Authenticator {
-        tokens: None,
         oidc: Some(OidcVerifier::new(config).expect("verifier")),
         policy: Policy::parse(POLICY).expect("policy"),
+        ..Authenticator::default()
     }
 }
 
@@ -209,9 +208,9 @@ fn local_authenticator(issuer: &TestIssuer) -> (Authenticator, OidcConfig) {
     config.leeway = Duration::from_secs(5);
     config.min_refresh = Duration::from_millis(0);
     let auth = Authenticator {
-        tokens: None,
         oidc: Some(OidcVerifier::new(config.clone()).expect("verifier")),
         policy: Policy::parse(POLICY).expect("policy"),
+        ..Authenticator::default()
     };
     (auth, config)
 }
@@ -297,9 +296,9 @@ async fn an_unknown_kid_does_not_hammer_the_issuer() {
     let mut config = OidcConfig::new(issuer.url.clone(), vec!["tekton-graph".into()]);
     config.min_refresh = Duration::from_secs(3600);
     let auth = Authenticator {
-        tokens: None,
         oidc: Some(OidcVerifier::new(config).expect("verifier")),
         policy: Policy::parse(POLICY).expect("policy"),
+        ..Authenticator::default()
     };
     let cli = client(seeded_store().await, auth);
     let unpublished = issuer.add_unpublished_key();
@@ -324,4 +323,62 @@ fn serve_refuses_a_non_loopback_address_without_authentication() {
     assert!(!output.status.success(), "it must not start");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("refusing to serve 0.0.0.0:0 without authentication"), "{stderr}");
+}
+
+/// A ServiceAccount token for `name` in `namespace` (created), from the test kube-apiserver's TokenRequest API.
+async fn service_account_token(client: &kube::Client, namespace: &str, name: &str) -> String {
+    use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+    use k8s_openapi::api::core::v1::ServiceAccount;
+    use kube::api::{Api, PostParams};
+    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), namespace);
+    let account: ServiceAccount = serde_json::from_value(json!({ "metadata": { "name": name } })).expect("account");
+    accounts.create(&PostParams::default(), &account).await.expect("create the ServiceAccount");
+    let request = TokenRequest {
+        spec: TokenRequestSpec { expiration_seconds: Some(600), ..TokenRequestSpec::default() },
+        ..TokenRequest::default()
+    };
+    let answer = accounts.create_token_request(name, &PostParams::default(), &request).await.expect("TokenRequest");
+    answer.status.expect("a token").token
+}
+
+#[tokio::test]
+async fn kubernetes_service_account_tokens_are_reviewed_by_the_api_server() {
+    use graph_service::auth::TokenReviewer;
+    use k8s_openapi::api::core::v1::Namespace;
+    use kube::api::{Api, PostParams};
+
+    // KUBECONFIG (scripts/services.sh env) points at the test kube-apiserver as its admin.
+    let kube_client = kube::Client::try_default().await.expect("the test kube-apiserver (KUBECONFIG)");
+    let namespace = format!("auth-test-{}", rand::random::<u32>());
+    let ns: Namespace = serde_json::from_value(json!({ "metadata": { "name": namespace } })).expect("namespace");
+    Api::<Namespace>::all(kube_client.clone()).create(&PostParams::default(), &ns).await.expect("create the namespace");
+    let harvester = service_account_token(&kube_client, &namespace, "harvester").await;
+    let intruder = service_account_token(&kube_client, &namespace, "intruder").await;
+
+    let policy = format!("rules:\n  - subject: system:serviceaccount:{namespace}:harvester\n    role: ingester\n");
+    let auth = Authenticator {
+        kube: Some(TokenReviewer::new(kube_client.clone(), Vec::new())),
+        policy: Policy::parse(&policy).expect("policy"),
+        ..Authenticator::default()
+    };
+    let store = seeded_store().await;
+    let cli = client(store.clone(), auth);
+    let post = |token: String| {
+        cli.post("/events")
+            .header("authorization", format!("Bearer {token}"))
+            .content_type(STRUCTURED_CONTENT_TYPE)
+            .body(event_body())
+            .send()
+    };
+    let before = store.counts().await.expect("counts").pipeline_runs;
+    post(harvester.clone()).await.assert_status(StatusCode::ACCEPTED);
+    assert_eq!(store.counts().await.expect("counts").pipeline_runs, before + 1, "the harvester's write landed");
+    // Another ServiceAccount of the same cluster is authenticated but has no role; a forged token is not.
+    post(intruder).await.assert_status(StatusCode::FORBIDDEN);
+    let mut forged = harvester.clone();
+    forged.truncate(forged.len() - 4);
+    forged.push_str("AAAA");
+    post(forged).await.assert_status(StatusCode::UNAUTHORIZED);
+    // The decision is cached: the same token again is answered without asking (still accepted).
+    post(harvester).await.assert_status(StatusCode::ACCEPTED);
 }

@@ -48,7 +48,8 @@ async fn tokens_of_a_rotated_dex_key_are_accepted_without_a_restart() {
     let mut config = OidcConfig::new(env("DEX_ISSUER"), vec![env("DEX_CLIENT_ID")]);
     config.min_refresh = Duration::ZERO;
     let policy = Policy::parse("rules:\n  - group: team-a\n    role: viewer\n").expect("policy");
-    let auth = Authenticator { tokens: None, oidc: Some(OidcVerifier::new(config).expect("verifier")), policy };
+    let auth =
+        Authenticator { oidc: Some(OidcVerifier::new(config).expect("verifier")), policy, ..Authenticator::default() };
     let app_config = AppConfig { authenticator: Some(Arc::new(auth)), ..AppConfig::default() };
     let store = Arc::new(EmbeddedStore::in_memory(ProjectionConfig::default()));
     let cli = TestClient::new(app_with_config(Arc::new(Ingestor::new(store)), app_config));

@@ -213,3 +213,66 @@ async fn moving_through_many_live_pages_never_stalls() {
     }
     browser.close().await;
 }
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run scripts/services.sh up, then eval its env"))
+}
+
+/// The sign-in of a real user against the real Dex: the UI sends the browser to Dex's login form, back with a
+/// code, and a session cookie the page's scripts cannot read; signing out ends it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_signs_in_at_the_identity_provider_and_out_again() {
+    use graph_service::auth::{Authenticator, LoginConfig, OidcConfig, OidcVerifier, Policy};
+    use graph_service::server::{AppConfig, app_with_config};
+
+    // Dex knows this service's redirect URL, so it listens on the agreed port.
+    let port = env("GRAPH_TEST_UI_PORT");
+    let base = format!("http://127.0.0.1:{port}");
+    let oidc = OidcVerifier::new(OidcConfig::new(env("DEX_ISSUER"), vec![env("DEX_CLIENT_ID")])).expect("verifier");
+    let policy = Policy::parse("rules:\n  - group: team-a\n    role: viewer\n").expect("policy");
+    let config = AppConfig {
+        authenticator: Some(Arc::new(Authenticator { oidc: Some(oidc), policy, ..Authenticator::default() })),
+        login: Some(LoginConfig {
+            client_id: env("DEX_CLIENT_ID"),
+            client_secret: env("DEX_CLIENT_SECRET"),
+            redirect_url: format!("{base}/auth/callback"),
+        }),
+        ..AppConfig::default()
+    };
+    let store: Arc<dyn GraphStore> = Arc::new(EmbeddedStore::in_memory(ProjectionConfig::default()));
+    store.apply(&demo()).await.expect("apply");
+    let app = app_with_config(Arc::new(Ingestor::new(store)), config);
+    let acceptor = TcpListener::bind(format!("127.0.0.1:{port}")).into_acceptor().await.expect("bind the agreed port");
+    tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(app));
+
+    let browser = Browser::start().await;
+    browser.goto(&format!("{base}/?pipeline=image-scan")).await;
+    // At Dex: its login form.
+    browser.wait_for("input[name=login]", WAIT).await;
+    assert!(browser.current_url().await.starts_with(&env("DEX_ISSUER")), "sent to the identity provider");
+    browser.fill("input[name=login]", "alice@example.com").await;
+    browser.fill("input[name=password]", &env("DEX_PASSWORD")).await;
+    browser.click("button[type=submit]").await;
+    // Back on the page first asked for, signed in.
+    browser.wait_for("#runs tbody tr", WAIT).await;
+    let url = browser.current_url().await;
+    assert!(url.starts_with(&base) && url.contains("pipeline=image-scan"), "back where the user started: {url}");
+    let scripts_see = browser.eval("return document.cookie").await;
+    assert!(!scripts_see.as_str().unwrap_or_default().contains("tekton_graph_session"), "HttpOnly: {scripts_see}");
+
+    // The cookie authenticates reads only: a write from the page (or a forged cross-site form) is refused.
+    let write = browser
+        .eval("return fetch('/events', { method: 'POST', headers: { 'content-type': 'application/cloudevents+json' }, body: '{}' }).then(r => r.status)")
+        .await;
+    assert_eq!(write, serde_json::json!(401), "a session cookie does not authorize a write");
+    let read = browser.eval("return fetch('/systems').then(r => r.status)").await;
+    assert_eq!(read, serde_json::json!(200), "it does authorize a read");
+
+    // Signing out ends the session: the next page asks for a sign-in again.
+    let status =
+        browser.eval("return fetch('/auth/logout', { method: 'POST', redirect: 'manual' }).then(r => r.type)").await;
+    assert!(status.is_string(), "{status}");
+    browser.goto(&format!("{base}/")).await;
+    browser.wait_for("input[name=login]", WAIT).await;
+    browser.close().await;
+}

@@ -120,7 +120,7 @@ async fn every_run_of_a_page_knows_its_previous_and_next_run_in_one_batch() {
         generate(&config).flat_map(|o| tekton_translate::translate_value(&o).expect("translate")).collect();
     let data = agreed(
         &facts,
-        "{ pipelineRuns(first: 1000) { edges { node { namespace name pipeline { name } previous { name } next { name } } } } }",
+        "{ pipelineRuns(first: 500) { edges { node { namespace name pipeline { name } previous { name } next { name } } } } }",
     )
     .await;
     let rows = data["pipelineRuns"]["edges"].as_array().expect("edges");

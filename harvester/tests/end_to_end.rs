@@ -99,3 +99,51 @@ async fn replayed_fixtures_answer_lineage_and_diff_and_survive_a_restart() {
     assert_eq!(graphql(&second.base, &q).await, answer);
     second.stop().await;
 }
+
+/// The harvester proves who it is with the token from its file; without it, graph-service refuses the batch and
+/// the harvester reports the refusal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_harvester_writes_with_its_token_file_and_is_refused_without_it() {
+    use graph_service::auth::{Authenticator, StaticTokens};
+    use graph_service::ingest::Ingestor;
+    use graph_service::server::{AppConfig, app_with_config};
+
+    let token = format!("harvester-{:032x}", rand::random::<u128>());
+    let tokens = StaticTokens::parse(&format!("{token} ingester harvester\n")).expect("tokens");
+    let store: Arc<dyn GraphStore> = Arc::new(EmbeddedStore::in_memory(ProjectionConfig::default()));
+    let config = AppConfig {
+        authenticator: Some(Arc::new(Authenticator { tokens: Some(tokens), ..Authenticator::default() })),
+        ..AppConfig::default()
+    };
+    let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await.expect("bind");
+    let addr = acceptor.local_addr()[0].as_socket_addr().copied().expect("socket address");
+    let app = app_with_config(Arc::new(Ingestor::new(store.clone())), config);
+    tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(app));
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, format!("{token}\n")).expect("write the token file");
+    let sink = format!("http://{addr}/events");
+    let run = |with_token: bool| {
+        let (sink, token_file) = (sink.clone(), token_file.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_harvester"));
+            cmd.args(["replay", testdata().join("seed-conventions").to_str().unwrap()])
+                .args(["--sink", &sink, "--sink-retries", "0"])
+                .env_remove("HARVESTER_SINK_TOKEN");
+            if with_token {
+                cmd.arg("--sink-token-file").arg(&token_file);
+            }
+            cmd.output().expect("run harvester")
+        })
+    };
+    let refused = run(false).await.unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("401"), "the refusal is reported: {stderr}");
+    assert_eq!(store.counts().await.expect("counts").pipeline_runs, 0, "nothing written without a token");
+
+    let accepted = run(true).await.unwrap();
+    let stderr = String::from_utf8_lossy(&accepted.stderr);
+    assert!(accepted.status.success() && stderr.contains("(0 errors)"), "{stderr}");
+    assert!(store.counts().await.expect("counts").pipeline_runs > 0, "the harvester's facts landed");
+}

@@ -11,6 +11,7 @@ use poem::http::{Method as HttpMethod, StatusCode, header};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 
 use super::audit::AuditRecord;
+use super::login::Sessions;
 use super::{AuthError, Authenticator, Principal, Role};
 
 /// What a route needs.
@@ -24,6 +25,7 @@ impl Access {
     pub fn of(method: &HttpMethod, path: &str) -> Access {
         match path {
             "/healthz" | "/readyz" => Access::Public,
+            "/auth/login" | "/auth/callback" | "/auth/logout" | "/auth/signed-out" => Access::Public,
             _ if path.starts_with("/ui/assets/") => Access::Public,
             "/events" if method == HttpMethod::POST => Access::Requires(Role::Ingester),
             _ => Access::Requires(Role::Viewer),
@@ -40,11 +42,13 @@ impl Access {
 #[derive(Clone)]
 pub struct RequireAuth {
     authenticator: Option<Arc<Authenticator>>,
+    sessions: Option<Arc<Sessions>>,
 }
 
 impl RequireAuth {
-    pub fn new(authenticator: Option<Arc<Authenticator>>) -> Self {
-        RequireAuth { authenticator }
+    /// `sessions`: the web UI's sign-in, when configured (reads may then authenticate with its cookie).
+    pub fn new(authenticator: Option<Arc<Authenticator>>, sessions: Option<Arc<Sessions>>) -> Self {
+        RequireAuth { authenticator, sessions }
     }
 }
 
@@ -52,13 +56,30 @@ impl<E: Endpoint> Middleware<E> for RequireAuth {
     type Output = RequireAuthEndpoint<E>;
 
     fn transform(&self, inner: E) -> Self::Output {
-        RequireAuthEndpoint { inner, authenticator: self.authenticator.clone() }
+        RequireAuthEndpoint { inner, authenticator: self.authenticator.clone(), sessions: self.sessions.clone() }
     }
 }
 
 pub struct RequireAuthEndpoint<E> {
     inner: E,
     authenticator: Option<Arc<Authenticator>>,
+    sessions: Option<Arc<Sessions>>,
+}
+
+fn is_read(req: &Request) -> bool {
+    req.method() == HttpMethod::GET || req.method() == HttpMethod::HEAD
+}
+
+/// A browser asking for a page (not an API client): sent to sign in rather than answered 401.
+fn wants_page(req: &Request) -> bool {
+    is_read(req)
+        && req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"))
+}
+
+fn sign_in(req: &Request) -> Response {
+    let here = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let to = url::form_urlencoded::Serializer::new(String::new()).append_pair("return_to", here).finish();
+    Response::builder().status(StatusCode::FOUND).header(header::LOCATION, format!("/auth/login?{to}")).finish()
 }
 
 fn remote(req: &Request) -> String {
@@ -85,8 +106,18 @@ impl<E: Endpoint> Endpoint for RequireAuthEndpoint<E> {
             (None, _) => Some(Principal::unauthenticated()),
             (Some(auth), Access::Requires(_)) => {
                 let header = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-                match auth.authenticate(header).await {
+                // A session cookie counts for reads only: a write always needs its bearer token (no CSRF).
+                let session = match (header, &self.sessions) {
+                    (None, Some(sessions)) if is_read(&req) => sessions.principal(&req),
+                    _ => None,
+                };
+                let outcome = match session {
+                    Some(principal) => Ok(Principal::clone(&principal)),
+                    None => auth.authenticate(header).await,
+                };
+                match outcome {
                     Ok(principal) => Some(principal),
+                    Err(AuthError::Missing) if self.sessions.is_some() && wants_page(&req) => return Ok(sign_in(&req)),
                     Err(error) => {
                         let status = match error {
                             AuthError::Provider(_) => StatusCode::SERVICE_UNAVAILABLE,

@@ -6,6 +6,8 @@
 //! [`Principal`] in their request data.
 
 pub mod audit;
+pub mod kube;
+pub mod login;
 pub mod middleware;
 pub mod oidc;
 pub mod policy;
@@ -17,6 +19,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+pub use kube::TokenReviewer;
+pub use login::{LoginConfig, Sessions};
 pub use middleware::{Access, RequireAuth};
 pub use oidc::{OidcConfig, OidcVerifier};
 pub use policy::{Grant, Policy, PolicyError, Rule};
@@ -91,6 +95,8 @@ impl Scope {
 pub enum Method {
     Oidc,
     StaticToken,
+    /// A Kubernetes ServiceAccount token, reviewed by the API server.
+    Kubernetes,
     /// Authentication is off (demo, loopback, or `--insecure-no-auth`).
     None,
 }
@@ -138,10 +144,22 @@ pub enum AuthError {
 }
 
 /// Everything that authenticates callers; `None` fields are not configured.
+#[derive(Default)]
 pub struct Authenticator {
     pub tokens: Option<StaticTokens>,
     pub oidc: Option<OidcVerifier>,
+    /// Kubernetes ServiceAccount tokens, reviewed by the API server.
+    pub kube: Option<TokenReviewer>,
     pub policy: Policy,
+}
+
+/// The unverified `iss` of a JWT: only to pick who verifies it, never to trust it.
+fn claimed_issuer(token: &str) -> Option<String> {
+    use base64::Engine;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    claims.get("iss")?.as_str().map(String::from)
 }
 
 impl Authenticator {
@@ -154,10 +172,24 @@ impl Authenticator {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or(AuthError::Malformed)?;
-        // A JWT has three dot-separated parts; a static token is opaque. Try the one its shape suggests.
-        if token.split('.').count() == 3
-            && let Some(oidc) = &self.oidc
+        // A JWT has three dot-separated parts; a static token is opaque. A JWT goes to the OIDC issuer it names, or
+        // else to the Kubernetes API server (ServiceAccount tokens are JWTs of the cluster's own issuer).
+        let is_jwt = token.split('.').count() == 3;
+        let for_oidc = self
+            .oidc
+            .as_ref()
+            .filter(|o| self.kube.is_none() || claimed_issuer(token).as_deref() == Some(o.config().issuer.as_str()));
+        if is_jwt
+            && for_oidc.is_none()
+            && let Some(kube) = &self.kube
         {
+            let identity = kube.review(token).await?;
+            let (roles, scope) = self.policy.resolve(&identity.subject, &identity.groups);
+            let scope = scope.unwrap_or(Scope { grants: Some(Vec::new()) });
+            let (subject, groups) = (identity.subject, identity.groups);
+            return Ok(Principal { subject, groups, roles, scope, method: Method::Kubernetes });
+        }
+        if is_jwt && let Some(oidc) = for_oidc {
             let identity = oidc.verify(token).await?;
             let (roles, scope) = self.policy.resolve(&identity.subject, &identity.groups);
             let scope = scope.unwrap_or(Scope { grants: Some(Vec::new()) });
@@ -179,7 +211,7 @@ impl Authenticator {
                     method: Method::StaticToken,
                 })
             }
-            None if self.oidc.is_some() => Err(AuthError::Invalid("not a JWT".into())),
+            None if self.oidc.is_some() || self.kube.is_some() => Err(AuthError::Invalid("not a JWT".into())),
             None => Err(AuthError::UnknownToken),
         }
     }

@@ -198,6 +198,11 @@ impl OidcVerifier {
 
     /// Verifies a token and returns who it names.
     pub async fn verify(&self, token: &str) -> Result<Identity, AuthError> {
+        Ok(self.verify_claims(token).await?.0)
+    }
+
+    /// Verifies a token and returns who it names and all its claims (the login checks `nonce`).
+    pub async fn verify_claims(&self, token: &str) -> Result<(Identity, Value), AuthError> {
         let header = jsonwebtoken::decode_header(token).map_err(|e| AuthError::Invalid(format!("header: {e}")))?;
         if !self.config.algorithms.contains(&header.alg) {
             return Err(AuthError::Invalid(format!("algorithm {:?} is not allowed", header.alg)));
@@ -231,6 +236,6 @@ impl OidcVerifier {
             Some(Value::String(one)) => vec![one.clone()],
             _ => Vec::new(),
         };
-        Ok(Identity { subject, groups })
+        Ok((Identity { subject, groups }, claims))
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{ArgAction, Args};
 
-use crate::auth::{Authenticator, OidcConfig, OidcVerifier, Policy, StaticTokens};
+use crate::auth::{Authenticator, LoginConfig, OidcConfig, OidcVerifier, Policy, StaticTokens, TokenReviewer};
 use crate::edge::{EdgeConfig, EdgeLimits, GraphqlLimits};
 
 /// Authentication: OIDC bearer tokens, static tokens from a file, and the policy mapping callers to roles.
@@ -33,6 +33,23 @@ pub struct AuthArgs {
         default_value = "RS256,RS384,RS512,PS256,PS384,PS512,ES256,ES384,EdDSA"
     )]
     pub oidc_algorithms: String,
+    /// The web UI's OpenID client id (default: the first --oidc-audience). Sign-in is on when a client secret is
+    /// given too.
+    #[arg(long, env = "GRAPH_SERVICE_OIDC_CLIENT_ID", requires = "oidc_issuer")]
+    pub oidc_client_id: Option<String>,
+    /// File holding the UI client's secret; else the environment variable GRAPH_SERVICE_OIDC_CLIENT_SECRET.
+    #[arg(long, env = "GRAPH_SERVICE_OIDC_CLIENT_SECRET_FILE", requires = "oidc_issuer")]
+    pub oidc_client_secret_file: Option<PathBuf>,
+    /// Where the issuer sends browsers back after sign-in (default: http://LISTEN/auth/callback).
+    #[arg(long, env = "GRAPH_SERVICE_OIDC_REDIRECT_URL")]
+    pub oidc_redirect_url: Option<String>,
+    /// Accept Kubernetes ServiceAccount tokens, reviewed by the API server (TokenReview; in the cluster through
+    /// graph-service's own ServiceAccount, elsewhere through KUBECONFIG).
+    #[arg(long, env = "GRAPH_SERVICE_KUBE_TOKEN_REVIEW")]
+    pub kube_token_review: bool,
+    /// Audiences a ServiceAccount token must be for (default: the API server's own), comma-separated.
+    #[arg(long, env = "GRAPH_SERVICE_KUBE_TOKEN_AUDIENCE", value_delimiter = ',', requires = "kube_token_review")]
+    pub kube_token_audience: Vec<String>,
     /// File of static bearer tokens: `<token|sha256:hex> <role>[,<role>] <name>` per line.
     #[arg(long, env = "GRAPH_SERVICE_TOKEN_FILE")]
     pub token_file: Option<PathBuf>,
@@ -50,19 +67,23 @@ pub struct AuthSetup {
     pub authenticator: Option<Arc<Authenticator>>,
     /// Why authentication is off, when it is.
     pub off_reason: Option<String>,
+    /// The web UI's sign-in, when configured.
+    pub login: Option<LoginConfig>,
 }
 
 impl AuthArgs {
     fn configured(&self) -> bool {
-        self.oidc_issuer.is_some() || self.token_file.is_some()
+        self.oidc_issuer.is_some() || self.token_file.is_some() || self.kube_token_review
     }
 
     /// Authentication for a server listening on `listen`. Without an auth configuration, only the demo (sample
     /// data), a loopback address or `--insecure-no-auth` may serve; anything else refuses to start.
-    pub fn setup(&self, listen: SocketAddr, demo: bool) -> anyhow::Result<AuthSetup> {
+    pub async fn setup(&self, listen: SocketAddr, demo: bool) -> anyhow::Result<AuthSetup> {
         if !self.configured() {
             if self.auth_policy.is_some() {
-                anyhow::bail!("--auth-policy needs --oidc-issuer or --token-file to know who is calling");
+                anyhow::bail!(
+                    "--auth-policy needs --oidc-issuer, --token-file or --kube-token-review to know who calls"
+                );
             }
             let reason = if listen.ip().is_loopback() {
                 "loopback"
@@ -74,11 +95,11 @@ impl AuthArgs {
                 "insecure-no-auth"
             } else {
                 anyhow::bail!(
-                    "refusing to serve {listen} without authentication: give --oidc-issuer and/or --token-file \
-                     (with --auth-policy), listen on a loopback address, or pass --insecure-no-auth"
+                    "refusing to serve {listen} without authentication: give --oidc-issuer, --token-file and/or \
+                     --kube-token-review (with --auth-policy), listen on a loopback address, or pass --insecure-no-auth"
                 );
             };
-            return Ok(AuthSetup { authenticator: None, off_reason: Some(reason.into()) });
+            return Ok(AuthSetup { authenticator: None, off_reason: Some(reason.into()), login: None });
         }
         let tokens =
             self.token_file.as_deref().map(StaticTokens::load).transpose().context("loading the token file")?;
@@ -95,14 +116,43 @@ impl AuthArgs {
             }
             None => None,
         };
+        let kube = if self.kube_token_review {
+            let reviewer = TokenReviewer::from_environment(self.kube_token_audience.clone())
+                .await
+                .map_err(|e| anyhow::anyhow!("--kube-token-review: {e}"))?;
+            Some(reviewer)
+        } else {
+            None
+        };
         let policy = self.auth_policy.as_deref().map(Policy::load).transpose()?.unwrap_or_default();
         tracing::info!(
             oidc = self.oidc_issuer.as_deref().unwrap_or("-"),
             static_tokens = tokens.as_ref().map_or(0, StaticTokens::len),
+            kube_token_review = self.kube_token_review,
             policy_rules = policy.rules.len(),
             "authentication on"
         );
-        Ok(AuthSetup { authenticator: Some(Arc::new(Authenticator { tokens, oidc, policy })), off_reason: None })
+        let login = self.login(listen)?;
+        let authenticator = Some(Arc::new(Authenticator { tokens, oidc, kube, policy }));
+        Ok(AuthSetup { authenticator, off_reason: None, login })
+    }
+
+    fn login(&self, listen: SocketAddr) -> anyhow::Result<Option<LoginConfig>> {
+        let from_env = std::env::var("GRAPH_SERVICE_OIDC_CLIENT_SECRET").ok().filter(|s| !s.is_empty());
+        let secret = match (&self.oidc_client_secret_file, from_env) {
+            (Some(_), Some(_)) => anyhow::bail!("give the OIDC client secret once: its file or its variable"),
+            (Some(file), None) => std::fs::read_to_string(file)
+                .with_context(|| format!("reading the OIDC client secret from {}", file.display()))?
+                .trim()
+                .to_string(),
+            (None, Some(secret)) => secret,
+            (None, None) => return Ok(None),
+        };
+        let Some(client_id) = self.oidc_client_id.clone().or_else(|| self.oidc_audience.first().cloned()) else {
+            anyhow::bail!("the UI sign-in needs --oidc-client-id (or --oidc-audience)");
+        };
+        let redirect_url = self.oidc_redirect_url.clone().unwrap_or_else(|| format!("http://{listen}/auth/callback"));
+        Ok(Some(LoginConfig { client_id, client_secret: secret, redirect_url }))
     }
 }
 

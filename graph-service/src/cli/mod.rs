@@ -32,7 +32,7 @@ pub enum Command {
     /// Serve POST /events, /graphql (GraphiQL) and /healthz over the embedded store; optionally consume a Kafka topic.
     Serve(Box<ServeArgs>),
     /// Serve with bundled sample data preloaded (in memory unless --data-dir is given).
-    Demo(DemoArgs),
+    Demo(Box<DemoArgs>),
     /// Print the GraphQL SDL.
     Schema,
     /// Run a Cypher statement against Neo4j in a READ transaction (Neo4j refuses writes); one JSON row per line.
@@ -299,13 +299,14 @@ impl CommonArgs {
     }
 
     /// The HTTP surface's settings; refuses an unauthenticated non-loopback listener (see [`AuthArgs::setup`]).
-    pub fn app_config(&self, demo: bool) -> anyhow::Result<crate::server::AppConfig> {
-        let auth = self.auth.setup(self.listen, demo)?;
+    pub async fn app_config(&self, demo: bool) -> anyhow::Result<crate::server::AppConfig> {
+        let auth = self.auth.setup(self.listen, demo).await?;
         Ok(crate::server::AppConfig {
             ui: self.ui(),
             edge: self.edge.config(),
             authenticator: auth.authenticator,
             auth_off_reason: auth.off_reason,
+            login: auth.login,
         })
     }
 

@@ -48,9 +48,10 @@ pub struct SinkConfig {
     /// or `kafka://HOST:PORT[,HOST:PORT…]/TOPIC` (one structured CloudEvent per message, keyed by PipelineRun).
     #[arg(long = "sink", env = "HARVESTER_SINK", default_value = "-", value_parser = SinkTarget::parse)]
     pub target: SinkTarget,
-    /// Bearer token for the HTTP sink.
-    #[arg(long, env = "HARVESTER_SINK_TOKEN", hide_env_values = true)]
-    pub sink_token: Option<String>,
+    /// File holding the bearer token for the HTTP sink (e.g. a mounted Secret). Else the token comes from the
+    /// environment variable HARVESTER_SINK_TOKEN — never from a flag, which `ps` would show.
+    #[arg(long, env = "HARVESTER_SINK_TOKEN_FILE")]
+    pub sink_token_file: Option<std::path::PathBuf>,
     /// Events per HTTP request.
     #[arg(long, env = "HARVESTER_BATCH_SIZE", default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..))]
     pub batch_size: u32,
@@ -79,6 +80,8 @@ pub enum SinkError {
     Encode(serde_json::Error),
     #[error("could not set up the HTTP client: {0}")]
     Client(String),
+    #[error("cannot read the sink token: {0}")]
+    Token(String),
     #[error("batch of {events} events rejected: HTTP {status}: {body}")]
     Rejected { events: usize, status: reqwest::StatusCode, body: String },
     #[error("batch of {events} events not delivered: {reason}")]
@@ -112,6 +115,28 @@ impl SinkError {
     }
 }
 
+impl SinkConfig {
+    /// The HTTP sink's bearer token: from `--sink-token-file`, else HARVESTER_SINK_TOKEN.
+    pub fn sink_token(&self) -> Result<Option<String>, SinkError> {
+        let from_env = std::env::var("HARVESTER_SINK_TOKEN").ok().filter(|t| !t.is_empty());
+        match (&self.sink_token_file, from_env) {
+            (Some(_), Some(_)) => {
+                Err(SinkError::Token("give it once: HARVESTER_SINK_TOKEN or --sink-token-file".into()))
+            }
+            (Some(file), None) => {
+                let text =
+                    std::fs::read_to_string(file).map_err(|e| SinkError::Token(format!("{}: {e}", file.display())))?;
+                let token = text.trim().to_string();
+                if token.is_empty() {
+                    return Err(SinkError::Token(format!("{} is empty", file.display())));
+                }
+                Ok(Some(token))
+            }
+            (None, token) => Ok(token),
+        }
+    }
+}
+
 pub enum Sink {
     Stdout(stdout::StdoutSink),
     Http(http::HttpSink),
@@ -124,7 +149,7 @@ impl Sink {
             SinkTarget::Stdout => Sink::Stdout(stdout::StdoutSink::new()),
             SinkTarget::Http(url) => Sink::Http(http::HttpSink::new(http::HttpSinkOptions {
                 url: url.clone(),
-                token: config.sink_token.clone(),
+                token: config.sink_token()?,
                 batch_size: config.batch_size as usize,
                 retries: config.sink_retries,
                 timeout: Duration::from_secs(config.sink_timeout_secs),
