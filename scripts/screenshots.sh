@@ -10,7 +10,7 @@ port=${SCREENSHOTS_PORT:-18099}
 mkdir -p "$out"
 scripts/browser-deps.sh
 cargo build -q -p graph-service --bin graph-service
-./target/debug/graph-service demo --listen "127.0.0.1:$port" >/dev/null 2>&1 &
+"${CARGO_TARGET_DIR:-./target}/debug/graph-service" demo --listen "127.0.0.1:$port" >/dev/null 2>&1 &
 demo=$!
 profile=$(mktemp -d)
 trap 'kill "$demo" 2>/dev/null || true; rm -rf "$profile"' EXIT
