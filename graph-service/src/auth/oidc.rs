@@ -111,7 +111,23 @@ pub struct OidcVerifier {
     discovery: RwLock<Option<Discovery>>,
     keys: RwLock<Option<Keys>>,
     refreshing: Mutex<()>,
+    /// Tokens verified lately, by their SHA-256: a caller sends the same token with every request, and checking
+    /// its signature each time was most of what authentication added (benches/auth_overhead.rs).
+    verified: std::sync::Mutex<HashMap<[u8; 32], Verified>>,
 }
+
+/// A verified token, reused until the earlier of its `exp` and [`VERIFIED_TTL`] from its check.
+#[derive(Clone)]
+struct Verified {
+    identity: Identity,
+    claims: Value,
+    until: Instant,
+}
+
+/// How long a verified token is reused without checking its signature again.
+pub const VERIFIED_TTL: Duration = Duration::from_secs(30);
+/// Most remembered tokens; the memory is cleared when full.
+const MAX_VERIFIED: usize = 10_000;
 
 impl OidcVerifier {
     pub fn new(config: OidcConfig) -> Result<Self, AuthError> {
@@ -125,6 +141,7 @@ impl OidcVerifier {
             discovery: RwLock::new(None),
             keys: RwLock::new(None),
             refreshing: Mutex::new(()),
+            verified: std::sync::Mutex::new(HashMap::new()),
         })
     }
 
@@ -203,6 +220,29 @@ impl OidcVerifier {
 
     /// Verifies a token and returns who it names and all its claims (the login checks `nonce`).
     pub async fn verify_claims(&self, token: &str) -> Result<(Identity, Value), AuthError> {
+        use sha2::Digest;
+        let key: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
+        if let Some(hit) = self.remembered().get(&key).filter(|v| v.until > Instant::now()).cloned() {
+            return Ok((hit.identity, hit.claims));
+        }
+        let (identity, claims) = self.check(token).await?;
+        let now = jsonwebtoken::get_current_timestamp();
+        let left = claims.get("exp").and_then(Value::as_u64).map_or(0, |exp| exp.saturating_sub(now));
+        let until = Instant::now() + VERIFIED_TTL.min(Duration::from_secs(left));
+        let mut remembered = self.remembered();
+        if remembered.len() >= MAX_VERIFIED {
+            remembered.clear();
+        }
+        remembered.insert(key, Verified { identity: identity.clone(), claims: claims.clone(), until });
+        Ok((identity, claims))
+    }
+
+    fn remembered(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Verified>> {
+        self.verified.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The full check of a token: header, key, signature, claims.
+    async fn check(&self, token: &str) -> Result<(Identity, Value), AuthError> {
         let header = jsonwebtoken::decode_header(token).map_err(|e| AuthError::Invalid(format!("header: {e}")))?;
         if !self.config.algorithms.contains(&header.alg) {
             return Err(AuthError::Invalid(format!("algorithm {:?} is not allowed", header.alg)));
