@@ -39,10 +39,6 @@ rules:
 const VIEWER_TOKEN: &str = "viewer-token-0123456789abcdef";
 const INGESTER_TOKEN: &str = "ingester-token-0123456789abcdef";
 
-fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run scripts/services.sh up, then eval its env"))
-}
-
 async fn seeded_store() -> Arc<dyn GraphStore> {
     let store: Arc<dyn GraphStore> = Arc::new(EmbeddedStore::in_memory(ProjectionConfig::default()));
     store.apply(&support::seed_facts()).await.expect("seed");
@@ -129,29 +125,8 @@ async fn static_tokens_open_routes_by_role_and_nothing_else() {
     posted.assert_status(StatusCode::UNAUTHORIZED);
 }
 
-/// An id token from Dex by the password grant.
-async fn dex_token(user: &str) -> String {
-    let issuer = env("DEX_ISSUER");
-    let response = reqwest::Client::new()
-        .post(format!("{issuer}/token"))
-        .basic_auth(env("DEX_CLIENT_ID"), Some(env("DEX_CLIENT_SECRET")))
-        .form(&[
-            ("grant_type", "password"),
-            ("username", user),
-            ("password", &env("DEX_PASSWORD")),
-            ("scope", "openid email groups profile"),
-        ])
-        .send()
-        .await
-        .expect("Dex answers");
-    let status = response.status();
-    let body: Value = response.json().await.expect("json");
-    assert!(status.is_success(), "Dex refused the password grant for {user}: {body}");
-    body["id_token"].as_str().expect("an id_token").to_string()
-}
-
 fn dex_authenticator(audience: &str) -> Authenticator {
-    let config = OidcConfig::new(env("DEX_ISSUER"), vec![audience.to_string()]);
+    let config = OidcConfig::new(support::env("DEX_ISSUER"), vec![audience.to_string()]);
     Authenticator {
         oidc: Some(OidcVerifier::new(config).expect("verifier")),
         policy: Policy::parse(POLICY).expect("policy"),
@@ -162,13 +137,13 @@ fn dex_authenticator(audience: &str) -> Authenticator {
 #[tokio::test]
 async fn dex_tokens_are_verified_and_mapped_to_roles_by_group() {
     let store = seeded_store().await;
-    let cli = client(store.clone(), dex_authenticator(&env("DEX_CLIENT_ID")));
-    let alice = dex_token("alice@example.com").await;
+    let cli = client(store.clone(), dex_authenticator(&support::env("DEX_CLIENT_ID")));
+    let alice = support::dex_token("alice@example.com").await;
     let (status, body) = graphql(&cli, Some(&format!("Bearer {alice}")), STATS).await;
     assert_eq!(status, StatusCode::OK, "alice (team-a) is a viewer: {body}");
 
     // The harvester's service user writes; a user no rule names gets nothing.
-    let harvester = dex_token("harvester@example.com").await;
+    let harvester = support::dex_token("harvester@example.com").await;
     let posted = cli
         .post("/events")
         .header("authorization", format!("Bearer {harvester}"))
@@ -177,7 +152,7 @@ async fn dex_tokens_are_verified_and_mapped_to_roles_by_group() {
         .send()
         .await;
     posted.assert_status(StatusCode::ACCEPTED);
-    let nobody = dex_token("nobody@example.com").await;
+    let nobody = support::dex_token("nobody@example.com").await;
     let (status, _) = graphql(&cli, Some(&format!("Bearer {nobody}")), STATS).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 

@@ -14,27 +14,9 @@ use graph_service::store::embedded::EmbeddedStore;
 use poem::http::StatusCode;
 use poem::test::TestClient;
 use serde_json::{Value, json};
+use support::{dex_token, env};
 
-fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run scripts/services.sh up, then eval its env"))
-}
-
-async fn dex_token(user: &str) -> String {
-    let response = reqwest::Client::new()
-        .post(format!("{}/token", env("DEX_ISSUER")))
-        .basic_auth(env("DEX_CLIENT_ID"), Some(env("DEX_CLIENT_SECRET")))
-        .form(&[
-            ("grant_type", "password"),
-            ("username", user),
-            ("password", &env("DEX_PASSWORD")),
-            ("scope", "openid email groups"),
-        ])
-        .send()
-        .await
-        .expect("Dex answers");
-    let body: Value = response.json().await.expect("json");
-    body["id_token"].as_str().unwrap_or_else(|| panic!("no id_token: {body}")).to_string()
-}
+mod support;
 
 fn kid(token: &str) -> String {
     use base64::Engine;

@@ -214,16 +214,13 @@ async fn moving_through_many_live_pages_never_stalls() {
     browser.close().await;
 }
 
-fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run scripts/services.sh up, then eval its env"))
-}
-
 /// The sign-in of a real user against the real Dex: the UI sends the browser to Dex's login form, back with a
 /// code, and a session cookie the page's scripts cannot read; signing out ends it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_signs_in_at_the_identity_provider_and_out_again() {
     use graph_service::auth::{Authenticator, LoginConfig, OidcConfig, OidcVerifier, Policy};
     use graph_service::server::{AppConfig, app_with_config};
+    use support::env;
 
     // Dex knows this service's redirect URL, so it listens on the agreed port.
     let port = env("GRAPH_TEST_UI_PORT");

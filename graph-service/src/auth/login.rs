@@ -274,7 +274,7 @@ pub fn logout(req: &Request, sessions: Data<&Arc<Sessions>>) -> Response {
 #[handler]
 pub fn signed_out() -> poem::web::Html<String> {
     poem::web::Html(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Signed out · tekton-graph</title></head>\
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"color-scheme\" content=\"light dark\"><title>Signed out · tekton-graph</title><link rel=\"stylesheet\" href=\"/ui/assets/app.css\"></head>\
          <body><main><h1>Signed out</h1><p><a href=\"/auth/login\">Sign in again</a></p></main></body></html>"
             .into(),
     )

@@ -180,3 +180,29 @@ pub async fn fingerprint(store: &dyn GraphStore) -> (graph_service::store::Store
     let counts = store.counts().await.expect("counts");
     (counts, hex::encode(hasher.finalize()))
 }
+
+/// A setting the test engines export (`eval "$(scripts/services.sh env)"`): missing fails the test, never skips it.
+pub fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run scripts/services.sh up, then eval its env"))
+}
+
+/// An id token from Dex by the password grant.
+pub async fn dex_token(user: &str) -> String {
+    let issuer = env("DEX_ISSUER");
+    let response = reqwest::Client::new()
+        .post(format!("{issuer}/token"))
+        .basic_auth(env("DEX_CLIENT_ID"), Some(env("DEX_CLIENT_SECRET")))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", user),
+            ("password", &env("DEX_PASSWORD")),
+            ("scope", "openid email groups profile"),
+        ])
+        .send()
+        .await
+        .expect("Dex answers");
+    let status = response.status();
+    let body: Value = response.json().await.expect("json");
+    assert!(status.is_success(), "Dex refused the password grant for {user}: {body}");
+    body["id_token"].as_str().expect("an id_token").to_string()
+}
