@@ -1,5 +1,6 @@
 // PipelineRuns matching the filter, newest first (sortMillis, namespace, name descending), strictly after the
-// cursor ($after: {sortMillis, namespace, name} or null). Null filter parameters match everything.
+// cursor ($after: {sortMillis, namespace, name} or null). Null filter parameters match everything. With
+// $visibleNamespaces (and $visibleSystems, System node ids), only the runs a caller may see.
 // Only observed runs have a sortMillis, and the range on it (always present, bounded by since/until/after) lets
 // the planner seek the sortMillis index in order and stop at the limit instead of sorting every run.
 MATCH (r:PipelineRun)
@@ -11,6 +12,8 @@ WHERE r.sortMillis >= coalesce($since, -9223372036854775807 - 1)
   AND ($status IS NULL OR r.status = $status)
   AND ($repository IS NULL OR r.repository = $repository)
   AND ($system IS NULL OR EXISTS { (r)-[:BELONGS_TO]->(:Node {id: $system}) })
+  AND ($visibleNamespaces IS NULL OR r.namespace IN $visibleNamespaces
+       OR EXISTS { (r)-[:BELONGS_TO]->(s:Node) WHERE s.id IN $visibleSystems })
   AND ($after IS NULL
        OR r.sortMillis < $after.sortMillis
        OR (r.sortMillis = $after.sortMillis

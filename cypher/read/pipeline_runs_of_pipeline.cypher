@@ -7,6 +7,8 @@ WHERE r.sortMillis >= coalesce($since, -9223372036854775807 - 1)
   AND ($status IS NULL OR r.status = $status)
   AND ($repository IS NULL OR r.repository = $repository)
   AND ($system IS NULL OR EXISTS { (r)-[:BELONGS_TO]->(:Node {id: $system}) })
+  AND ($visibleNamespaces IS NULL OR r.namespace IN $visibleNamespaces
+       OR EXISTS { (r)-[:BELONGS_TO]->(s:Node) WHERE s.id IN $visibleSystems })
   AND ($after IS NULL
        OR r.sortMillis < $after.sortMillis
        OR (r.sortMillis = $after.sortMillis

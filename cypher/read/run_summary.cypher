@@ -10,6 +10,8 @@ WHERE r.sortMillis >= coalesce($since, -9223372036854775807 - 1)
   AND ($status IS NULL OR r.status = $status)
   AND ($repository IS NULL OR r.repository = $repository)
   AND ($system IS NULL OR EXISTS { (r)-[:BELONGS_TO]->(:Node {id: $system}) })
+  AND ($visibleNamespaces IS NULL OR r.namespace IN $visibleNamespaces
+       OR EXISTS { (r)-[:BELONGS_TO]->(s:Node) WHERE s.id IN $visibleSystems })
 WITH r.namespace AS namespace, r.pipeline AS pipeline, r.status AS status,
      count(r) AS runs, percentileCont(r.durationSeconds, 0.5) AS median, max([r.sortMillis, r.name]) AS latest
 RETURN namespace, pipeline, status, runs, median, latest[0] AS latestMillis, latest[1] AS latestName

@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use serde::Serialize;
-use tekton_graph_schema::RunFact;
+use tekton_graph_schema::{RunFact, RunKey, RunKind};
+
+use crate::model::NodeId;
 use tokio::sync::broadcast;
 
 /// A run one apply touched.
@@ -20,6 +22,12 @@ pub struct LiveRun {
 }
 
 impl LiveRun {
+    /// The run's graph node.
+    pub fn node(&self) -> NodeId {
+        let kind = if self.kind == RunKind::TaskRun.as_str() { RunKind::TaskRun } else { RunKind::PipelineRun };
+        NodeId::run(&RunKey { kind, namespace: self.namespace.clone(), name: self.name.clone() })
+    }
+
     fn of(fact: &RunFact) -> Self {
         LiveRun {
             kind: fact.kind.as_str(),

@@ -53,7 +53,7 @@ pub fn app_with_config(ingestor: Arc<Ingestor>, config: AppConfig) -> impl poem:
     let store = ingestor.store().clone();
     let limits = &config.edge.graphql;
     let schema = build_schema_with(store.clone(), &SchemaOptions::from(limits));
-    let ui = crate::ui::routes(schema.clone(), ingestor.live().clone(), config.ui.clone());
+    let ui = crate::ui::routes(schema.clone(), store.clone(), ingestor.live().clone(), config.ui.clone());
     let graphiql_on = limits.graphiql;
     let health = Health {
         auth: match (&config.authenticator, &config.auth_off_reason) {
@@ -80,7 +80,7 @@ pub fn app_with_config(ingestor: Arc<Ingestor>, config: AppConfig) -> impl poem:
     routes
         .nest("/", ui)
         .at("/events", post(post_events))
-        .at("/graphql", get(graphiql).post(graphql_endpoint(schema, limits.clone())))
+        .at("/graphql", get(graphiql).post(graphql_endpoint(schema, store.clone(), limits.clone())))
         .at("/healthz", get(healthz))
         .at("/readyz", get(readyz))
         .data(store)

@@ -13,8 +13,8 @@ use graph_service::source::kafka::{KafkaSource, KafkaSourceConfig, KafkaSourceSt
 use graph_service::source::{Shutdown, ShutdownTrigger, SourceContext, SourceError};
 use graph_service::store::embedded::EmbeddedStore;
 use graph_service::store::{
-    ApplyStats, GraphStore, Neighbour, PipelinePlace, Result as StoreResult, RunFilter, RunPage, RunPosition,
-    StoreCounts, StoreError, SummaryRow,
+    ApplyStats, GraphStore, Neighbour, PipelinePlace, Result as StoreResult, RunCounts, RunFilter, RunPage,
+    RunPosition, StoreCounts, StoreError, SummaryRow, Visibility,
 };
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -373,8 +373,16 @@ impl GraphStore for FlakyStore {
     async fn counts(&self) -> StoreResult<StoreCounts> {
         self.inner.counts().await
     }
-    async fn neighbours(&self, places: &[PipelinePlace], which: Neighbour) -> StoreResult<Vec<Option<RunKey>>> {
-        self.inner.neighbours(places, which).await
+    async fn neighbours(
+        &self,
+        places: &[PipelinePlace],
+        which: Neighbour,
+        visible: Option<&Visibility>,
+    ) -> StoreResult<Vec<Option<RunKey>>> {
+        self.inner.neighbours(places, which, visible).await
+    }
+    async fn run_counts(&self, visible: &Visibility) -> StoreResult<RunCounts> {
+        self.inner.run_counts(visible).await
     }
     async fn run_summary(&self, filter: &RunFilter) -> StoreResult<Vec<SummaryRow>> {
         self.inner.run_summary(filter).await

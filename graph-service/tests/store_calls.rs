@@ -8,11 +8,12 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
-use graph_service::api::build_schema;
+use graph_service::api::{CallerReads, build_schema};
 use graph_service::model::{Edge, EdgeKind, NodeId, NodeKind, ProjectionConfig};
 use graph_service::store::embedded::EmbeddedStore;
 use graph_service::store::{
-    ApplyStats, GraphStore, Neighbour, PipelinePlace, Result, RunFilter, RunPage, RunPosition, StoreCounts, SummaryRow,
+    ApplyStats, GraphStore, Neighbour, PipelinePlace, Result, RunCounts, RunFilter, RunPage, RunPosition, StoreCounts,
+    SummaryRow, Visibility,
 };
 use serde_json::Value;
 use tekton_generate::{GenerateConfig, generate};
@@ -54,9 +55,14 @@ impl GraphStore for CountingStore {
         self.note("pipeline_runs");
         self.inner.pipeline_runs(filter, after, first).await
     }
-    async fn neighbours(&self, places: &[PipelinePlace], which: Neighbour) -> Result<Vec<Option<RunKey>>> {
+    async fn neighbours(
+        &self,
+        places: &[PipelinePlace],
+        which: Neighbour,
+        visible: Option<&Visibility>,
+    ) -> Result<Vec<Option<RunKey>>> {
         self.note("neighbours");
-        self.inner.neighbours(places, which).await
+        self.inner.neighbours(places, which, visible).await
     }
     async fn existing(&self, nodes: &[NodeId]) -> Result<BTreeSet<NodeId>> {
         self.note("existing");
@@ -65,6 +71,10 @@ impl GraphStore for CountingStore {
     async fn counts(&self) -> Result<StoreCounts> {
         self.note("counts");
         self.inner.counts().await
+    }
+    async fn run_counts(&self, visible: &Visibility) -> Result<RunCounts> {
+        self.note("run_counts");
+        self.inner.run_counts(visible).await
     }
     async fn run_summary(&self, filter: &RunFilter) -> Result<Vec<SummaryRow>> {
         self.note("run_summary");
@@ -127,6 +137,45 @@ async fn a_page_of_runs_with_commits_images_and_scans_costs_the_same_for_any_siz
     for (first, calls, log) in &costs {
         assert_eq!(calls, small, "first: {first} took {calls} store calls ({log:?}), first: 10 took {small}");
         assert!(*calls <= 14, "a small constant: {calls} ({log:?})");
+    }
+}
+
+/// The same page for scoped callers: a namespace scope and a System scope (the costliest: a run's System is one more
+/// read) cost a fixed number of store calls whatever the page size.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scoped_page_costs_the_same_for_any_size() {
+    let facts = generated();
+    let store = counting(&facts).await;
+    let namespace = facts[0].namespace.clone();
+    let system = facts.iter().rev().find_map(|f| ProjectionConfig::default().system_of(f)).expect("a System");
+    let scopes = [
+        ("namespace", Visibility { namespaces: [namespace].into(), systems: Default::default() }),
+        ("system", Visibility { namespaces: Default::default(), systems: [system].into() }),
+    ];
+    let inner: Arc<dyn GraphStore> = store.clone();
+    for (name, visible) in scopes {
+        let reads = CallerReads::of(&inner, Some(visible)).expect("scoped");
+        let schema = build_schema(inner.clone());
+        let mut costs = Vec::new();
+        for first in [10, 20, 30] {
+            let q = format!(
+                "{{ pipelineRuns(first: {first}) {{ edges {{ node {{ commit {{ sha }} images {{ digest }} scans {{ critical }}
+                    previous {{ status }} next {{ name }} }} }} }} }}"
+            );
+            store.take();
+            let response = schema.execute(reads.clone().request(async_graphql::Request::new(&q))).await;
+            assert!(response.errors.is_empty(), "{q}: {:?}", response.errors);
+            let (calls, log) = store.take();
+            let data = response.data.into_json().expect("json");
+            let edges = data["pipelineRuns"]["edges"].as_array().expect("edges").len();
+            assert_eq!(edges, first, "{name}: the scope has {first} runs");
+            eprintln!("{name}: pipelineRuns(first: {first}): {calls} store calls {log:?}");
+            costs.push(calls);
+        }
+        assert!(costs.iter().all(|c| *c == costs[0]), "{name}: {costs:?} store calls");
+        // A namespace scope costs what no scope costs (the page test above); a System scope reads runs' Systems.
+        let limit = if name == "namespace" { 14 } else { 24 };
+        assert!(costs[0] <= limit, "{name}: a small constant: {costs:?}");
     }
 }
 

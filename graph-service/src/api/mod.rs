@@ -29,7 +29,8 @@ use chrono::{DateTime, Utc};
 use tekton_graph_schema::normalize::repository_key;
 use tekton_graph_schema::{Outcome, RunFact, RunKey, RunKind};
 
-use crate::store::{GraphStore, RunFilter, RunPosition};
+use crate::store::scoped::ScopedStore;
+use crate::store::{GraphStore, RunFilter, RunPosition, Visibility};
 use crate::view;
 
 pub type GraphSchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
@@ -68,9 +69,7 @@ pub fn build_schema(store: Arc<dyn GraphStore>) -> GraphSchema {
 
 /// Builds the schema over a store.
 pub fn build_schema_with(store: Arc<dyn GraphStore>, options: &SchemaOptions) -> GraphSchema {
-    // No batching delay: keys requested in the same poll still form one batch, and async-graphql's default 1 ms
-    // wait per level was most of a lineage query's latency on the embedded store (benches/query_latency.rs).
-    let loader = DataLoader::new(FactLoader { store: store.clone() }, tokio::spawn).delay(std::time::Duration::ZERO);
+    let loader = fact_loader(&store);
     let builder = Schema::build(QueryRoot::default(), EmptyMutation, EmptySubscription)
         .data(store)
         .data(loader)
@@ -79,6 +78,44 @@ pub fn build_schema_with(store: Arc<dyn GraphStore>, options: &SchemaOptions) ->
         .extension(crate::edge::AliasLimit(options.max_aliases));
     let builder = if options.introspection { builder } else { builder.disable_introspection() };
     builder.finish()
+}
+
+/// Batches run lookups by key over a store. No batching delay: keys requested in the same poll still form one
+/// batch, and async-graphql's default 1 ms wait per level was most of a lineage query's latency on the embedded
+/// store (benches/query_latency.rs).
+fn fact_loader(store: &Arc<dyn GraphStore>) -> Arc<DataLoader<FactLoader>> {
+    Arc::new(DataLoader::new(FactLoader { store: store.clone() }, tokio::spawn).delay(std::time::Duration::ZERO))
+}
+
+/// What one caller's GraphQL requests read through, as request data that takes the place of the schema's own
+/// store: the store seen through the caller's visibility ([`ScopedStore`]) and a run loader over it. An unscoped
+/// caller needs none (the schema's store is theirs).
+#[derive(Clone)]
+pub struct CallerReads {
+    store: Arc<dyn GraphStore>,
+    loader: Arc<DataLoader<FactLoader>>,
+    visible: Arc<Visibility>,
+}
+
+impl CallerReads {
+    /// `None` for a caller who may see everything.
+    pub fn of(store: &Arc<dyn GraphStore>, visible: Option<Visibility>) -> Option<Self> {
+        let visible = visible?;
+        let scoped: Arc<dyn GraphStore> = Arc::new(ScopedStore::new(store.clone(), visible.clone()));
+        Some(CallerReads { loader: fact_loader(&scoped), store: scoped, visible: Arc::new(visible) })
+    }
+
+    pub fn store(&self) -> &Arc<dyn GraphStore> {
+        &self.store
+    }
+
+    pub fn request(self, request: async_graphql::Request) -> async_graphql::Request {
+        request.data(self.store).data(self.loader).data(self.visible)
+    }
+
+    pub fn batch(self, batch: async_graphql::BatchRequest) -> async_graphql::BatchRequest {
+        batch.data(self.store).data(self.loader).data(self.visible)
+    }
 }
 
 /// The SDL of the schema, as checked in under `schema/graphql/schema.graphql`.
@@ -91,12 +128,12 @@ fn store<'a>(ctx: &Context<'a>) -> &'a dyn GraphStore {
 }
 
 async fn load_run(ctx: &Context<'_>, key: RunKey) -> Result<Option<Arc<RunFact>>> {
-    let loader = ctx.data_unchecked::<DataLoader<FactLoader>>();
+    let loader = ctx.data_unchecked::<Arc<DataLoader<FactLoader>>>();
     loader.load_one(key).await.map_err(|e| Error::new(e.to_string()))
 }
 
 async fn load_runs(ctx: &Context<'_>, keys: Vec<RunKey>) -> Result<Vec<Arc<RunFact>>> {
-    let loader = ctx.data_unchecked::<DataLoader<FactLoader>>();
+    let loader = ctx.data_unchecked::<Arc<DataLoader<FactLoader>>>();
     let found = loader.load_many(keys.clone()).await.map_err(|e| Error::new(e.to_string()))?;
     Ok(keys.iter().filter_map(|k| found.get(k).cloned()).collect())
 }
@@ -209,10 +246,15 @@ impl RunQueries {
         })
     }
 
-    /// Counts of what the graph holds.
+    /// Counts of what the graph holds: the runs the caller may see; nodes and edges only for a caller who may see
+    /// everything.
     async fn stats(&self, ctx: &Context<'_>) -> Result<Stats> {
+        if let Some(visible) = ctx.data_opt::<Arc<Visibility>>() {
+            let c = store(ctx).run_counts(visible).await?;
+            return Ok(Stats { pipeline_runs: c.pipeline_runs, task_runs: c.task_runs, nodes: None, edges: None });
+        }
         let c = store(ctx).counts().await?;
-        Ok(Stats { pipeline_runs: c.pipeline_runs, task_runs: c.task_runs, nodes: c.nodes, edges: c.edges })
+        Ok(Stats { pipeline_runs: c.pipeline_runs, task_runs: c.task_runs, nodes: Some(c.nodes), edges: Some(c.edges) })
     }
 }
 
@@ -220,8 +262,10 @@ impl RunQueries {
 pub struct Stats {
     pipeline_runs: usize,
     task_runs: usize,
-    nodes: usize,
-    edges: usize,
+    /// Nodes with an edge; `null` for a caller whose scope is limited.
+    nodes: Option<usize>,
+    /// `null` for a caller whose scope is limited.
+    edges: Option<usize>,
 }
 
 #[derive(InputObject, Default)]
@@ -249,6 +293,7 @@ impl PipelineRunFilter {
             since: self.since,
             until: self.until,
             system: self.system,
+            visible: None,
         }
     }
 }

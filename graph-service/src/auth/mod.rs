@@ -80,12 +80,20 @@ impl Scope {
         self.grants.is_none()
     }
 
+    /// What the caller may see as one [`Visibility`] (the union of the grants); `None`: everything.
+    pub fn visibility(&self) -> Option<crate::store::Visibility> {
+        let grants = self.grants.as_ref()?;
+        let mut visible = crate::store::Visibility::default();
+        for grant in grants {
+            visible.namespaces.extend(grant.namespaces.iter().cloned());
+            visible.systems.extend(grant.systems.iter().cloned());
+        }
+        Some(visible)
+    }
+
     /// True when some grant allows a run in `namespace` belonging to `system`.
     pub fn allows(&self, namespace: &str, system: Option<&str>) -> bool {
-        match &self.grants {
-            None => true,
-            Some(grants) => grants.iter().any(|g| g.allows(namespace, system)),
-        }
+        self.visibility().is_none_or(|v| v.allows(namespace, system))
     }
 }
 
@@ -217,14 +225,7 @@ impl Authenticator {
     }
 }
 
-/// Puts the caller (set on the request by [`RequireAuth`]) into each GraphQL request's data.
-pub fn request_data(
-    batch: async_graphql::BatchRequest,
-    extensions: &poem::http::Extensions,
-) -> async_graphql::BatchRequest {
-    let principal = extensions.get::<Arc<Principal>>().cloned();
-    match principal {
-        Some(principal) => batch.data(principal),
-        None => batch,
-    }
+/// The caller [`RequireAuth`] set on a request (`None` where no authentication layer ran).
+pub fn caller(extensions: &poem::http::Extensions) -> Option<Arc<Principal>> {
+    extensions.get::<Arc<Principal>>().cloned()
 }

@@ -50,12 +50,6 @@ pub struct Grant {
     pub systems: BTreeSet<String>,
 }
 
-impl Grant {
-    pub fn allows(&self, namespace: &str, system: Option<&str>) -> bool {
-        self.namespaces.contains(namespace) || system.is_some_and(|s| self.systems.contains(s))
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
     #[error("cannot read the policy file {path}: {source}")]

@@ -13,7 +13,9 @@ use poem::web::Json;
 use poem::{Endpoint, IntoResponse, Request, Response};
 use serde_json::json;
 
-use crate::api::GraphSchema;
+use crate::api::{CallerReads, GraphSchema};
+use crate::auth::Principal;
+use crate::store::GraphStore;
 
 /// Limits of the GraphQL endpoint (the schema's own limits are set from the same values by
 /// [`crate::api::SchemaOptions`]).
@@ -47,13 +49,26 @@ impl Default for GraphqlLimits {
 }
 
 /// The endpoint over a schema built with the same limits.
-pub fn graphql_endpoint(schema: GraphSchema, limits: GraphqlLimits) -> GraphqlEndpoint {
-    GraphqlEndpoint { schema, limits: Arc::new(limits) }
+/// The endpoint over a schema; `store` is the schema's store, which a scoped caller reads through their scope.
+pub fn graphql_endpoint(schema: GraphSchema, store: Arc<dyn GraphStore>, limits: GraphqlLimits) -> GraphqlEndpoint {
+    GraphqlEndpoint { schema, store, limits: Arc::new(limits) }
 }
 
 pub struct GraphqlEndpoint {
     schema: GraphSchema,
+    store: Arc<dyn GraphStore>,
     limits: Arc<GraphqlLimits>,
+}
+
+/// Adds the caller, and what they may read, to a GraphQL request (see [`CallerReads`]).
+pub fn for_caller(batch: BatchRequest, caller: Option<Arc<Principal>>, store: &Arc<dyn GraphStore>) -> BatchRequest {
+    let Some(caller) = caller else { return batch };
+    let reads = CallerReads::of(store, caller.scope.visibility());
+    let batch = batch.data(caller);
+    match reads {
+        Some(reads) => reads.batch(batch),
+        None => batch,
+    }
 }
 
 fn refuse(status: StatusCode, message: String) -> Response {
@@ -99,7 +114,7 @@ impl Endpoint for GraphqlEndpoint {
                 Err(e) => return Ok(not_graphql(e)),
             },
         };
-        let batch = crate::auth::request_data(batch, &extensions);
+        let batch = for_caller(batch, crate::auth::caller(&extensions), &self.store);
         match tokio::time::timeout(limits.timeout, self.schema.execute_batch(batch)).await {
             Ok(response) => Ok(Json(response).into_response()),
             Err(_) => {

@@ -19,8 +19,8 @@ use std::collections::BTreeMap;
 use tekton_graph_schema::Outcome;
 
 use super::{
-    ApplyStats, GraphStore, LISTED_KINDS, Neighbour, PipelinePlace, Result, RunFilter, RunPage, RunPosition,
-    StoreCounts, StoreError, SummaryRow, fact_matches, median,
+    ApplyStats, GraphStore, LISTED_KINDS, Neighbour, PipelinePlace, Result, RunCounts, RunFilter, RunPage, RunPosition,
+    StoreCounts, StoreError, SummaryRow, Visibility, fact_matches, median,
 };
 use crate::model::{Edge, EdgeKind, NodeId, NodeKind, ProjectionConfig, project};
 
@@ -91,10 +91,16 @@ impl EmbeddedStore {
         RunPage { runs, has_next: false }
     }
 
-    /// The whole filter, System included (a run belongs to the System its projection names).
+    /// The whole filter, System and visibility included (a run belongs to the System its projection names).
     fn matches(&self, fact: &RunFact, filter: &RunFilter) -> bool {
         fact_matches(fact, filter)
             && filter.system.as_ref().is_none_or(|s| self.config.system_of(fact).as_ref() == Some(s))
+            && filter.visible.as_ref().is_none_or(|v| self.visible(fact, v))
+    }
+
+    /// Whether a PipelineRun is visible (TaskRuns: see [`MemoryGraph::task_run_visible`]).
+    fn visible(&self, fact: &RunFact, visible: &Visibility) -> bool {
+        visible.allows(&fact.namespace, self.config.system_of(fact).as_deref())
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, MemoryGraph> {
@@ -187,18 +193,26 @@ impl GraphStore for EmbeddedStore {
         Ok(self.page(candidates, filter, first))
     }
 
-    async fn neighbours(&self, places: &[PipelinePlace], which: Neighbour) -> Result<Vec<Option<RunKey>>> {
+    async fn neighbours(
+        &self,
+        places: &[PipelinePlace],
+        which: Neighbour,
+        visible: Option<&Visibility>,
+    ) -> Result<Vec<Option<RunKey>>> {
         use std::ops::Bound::{Excluded, Unbounded};
         let graph = self.read();
+        let shown = |fact: &&Arc<RunFact>| visible.is_none_or(|v| self.visible(fact, v));
         Ok(places
             .iter()
             .map(|place| {
                 let listing = graph.by_pipeline.get(&(place.position.namespace.clone(), place.pipeline.clone()))?;
                 let found = match which {
-                    Neighbour::Previous => listing.range(..&place.position).next_back(),
-                    Neighbour::Next => listing.range((Excluded(&place.position), Unbounded)).next(),
+                    Neighbour::Previous => listing.range(..&place.position).map(|(_, f)| f).rev().find(shown),
+                    Neighbour::Next => {
+                        listing.range((Excluded(&place.position), Unbounded)).map(|(_, f)| f).find(shown)
+                    }
                 };
-                found.map(|(_, fact)| fact.key())
+                found.map(|fact| fact.key())
             })
             .collect())
     }
@@ -221,6 +235,19 @@ impl GraphStore for EmbeddedStore {
         let nodes = graph.adjacency.iter().filter(|a| !a.is_empty()).count();
         let edges = graph.adjacency.iter().map(|a| a.keys().filter(|(_, _, out)| *out).count()).sum();
         Ok(StoreCounts { pipeline_runs, task_runs: graph.facts.len() - pipeline_runs, nodes, edges })
+    }
+
+    async fn run_counts(&self, visible: &Visibility) -> Result<RunCounts> {
+        let graph = self.read();
+        let mut counts = RunCounts::default();
+        for fact in graph.facts.values() {
+            match fact.kind {
+                RunKind::PipelineRun if self.visible(fact, visible) => counts.pipeline_runs += 1,
+                RunKind::TaskRun if graph.task_run_visible(fact, visible, &self.config) => counts.task_runs += 1,
+                _ => {}
+            }
+        }
+        Ok(counts)
     }
 
     async fn run_summary(&self, filter: &RunFilter) -> Result<Vec<SummaryRow>> {
@@ -311,6 +338,20 @@ impl MemoryGraph {
         self.contributed.insert(key.clone(), edges);
         self.index_run(&fact);
         self.facts.insert(key, fact);
+    }
+
+    /// A TaskRun is visible with its namespace, or with a visible PipelineRun it is part of (by `PART_OF`).
+    fn task_run_visible(&self, fact: &RunFact, visible: &Visibility, config: &ProjectionConfig) -> bool {
+        if visible.namespaces.contains(&fact.namespace) {
+            return true;
+        }
+        let Some(&index) = self.ids.get(&NodeId::run(&fact.key())) else { return false };
+        self.adjacency[index as usize].keys().filter(|(kind, _, out)| *kind == EdgeKind::PartOf && *out).any(
+            |&(_, parent, _)| {
+                let parent = self.names[parent as usize].run_key().and_then(|k| self.facts.get(&k));
+                parent.is_some_and(|p| visible.allows(&p.namespace, config.system_of(p).as_deref()))
+            },
+        )
     }
 
     fn index_run(&mut self, fact: &Arc<RunFact>) {

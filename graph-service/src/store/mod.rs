@@ -6,6 +6,7 @@
 
 pub mod embedded;
 pub mod neo4j;
+pub mod scoped;
 
 use std::collections::BTreeSet;
 
@@ -51,6 +52,36 @@ pub struct RunFilter {
     pub until: Option<DateTime<Utc>>,
     /// Runs that belong to this System (a `BELONGS_TO` edge to it).
     pub system: Option<String>,
+    /// Only the runs a caller may see (`None`: every run). Set by [`scoped::ScopedStore`], never by a client.
+    pub visible: Option<Visibility>,
+}
+
+/// The PipelineRuns a caller may see: those in one of `namespaces` or belonging to one of `systems` (by their
+/// `BELONGS_TO` edge). A TaskRun is visible with its namespace or with the PipelineRun it is part of.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Visibility {
+    pub namespaces: BTreeSet<String>,
+    pub systems: BTreeSet<String>,
+}
+
+impl Visibility {
+    /// True when a PipelineRun in `namespace` belonging to `system` is visible.
+    pub fn allows(&self, namespace: &str, system: Option<&str>) -> bool {
+        self.namespaces.contains(namespace) || system.is_some_and(|s| self.systems.contains(s))
+    }
+
+    /// The namespaces and the System node ids, as statement parameters.
+    pub fn params(&self) -> (Vec<&str>, Vec<String>) {
+        let systems = self.systems.iter().map(|s| NodeId::system(s).0).collect();
+        (self.namespaces.iter().map(String::as_str).collect(), systems)
+    }
+}
+
+/// How many observed runs a caller may see.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RunCounts {
+    pub pipeline_runs: usize,
+    pub task_runs: usize,
 }
 
 /// Position of a PipelineRun in the listing order: newest sort time first, then namespace and name descending.
@@ -198,12 +229,21 @@ pub trait GraphStore: Send + Sync {
 
     /// For each place, in input order, the previous (latest earlier) or next (earliest later) observed PipelineRun
     /// of the same pipeline in the same namespace, in listing order: one call for a whole page of runs.
-    async fn neighbours(&self, places: &[PipelinePlace], which: Neighbour) -> Result<Vec<Option<RunKey>>>;
+    /// With `visible`, only visible runs are neighbours (the caller's previous run skips what they may not see).
+    async fn neighbours(
+        &self,
+        places: &[PipelinePlace],
+        which: Neighbour,
+        visible: Option<&Visibility>,
+    ) -> Result<Vec<Option<RunKey>>>;
 
     /// Which of `nodes` exist (have at least one edge, or are an observed run).
     async fn existing(&self, nodes: &[NodeId]) -> Result<BTreeSet<NodeId>>;
 
     async fn counts(&self) -> Result<StoreCounts>;
+
+    /// Observed runs a caller may see, by kind.
+    async fn run_counts(&self, visible: &Visibility) -> Result<RunCounts>;
 
     /// PipelineRuns matching `filter`, grouped by (namespace, pipeline, outcome) and aggregated by the engine —
     /// never by loading every run. Sorted by namespace, pipeline, outcome.

@@ -15,8 +15,8 @@ use serde_json::{Map, Value, json};
 use tekton_graph_schema::{Outcome, RunFact, RunKey, RunKind};
 
 use super::{
-    ApplyStats, GraphStore, LISTED_KINDS, Neighbour, PipelinePlace, Result, RunFilter, RunPage, RunPosition,
-    StoreCounts, StoreError, SummaryRow,
+    ApplyStats, GraphStore, LISTED_KINDS, Neighbour, PipelinePlace, Result, RunCounts, RunFilter, RunPage, RunPosition,
+    StoreCounts, StoreError, SummaryRow, Visibility,
 };
 use crate::model::{Edge, EdgeKind, NodeId, NodeKind, ProjectionConfig, project};
 
@@ -36,6 +36,7 @@ const READ_PIPELINE_RUNS_OF_PIPELINE: &str = include_str!("../../../cypher/read/
 const READ_PREVIOUS_RUNS: &str = include_str!("../../../cypher/read/previous_runs.cypher");
 const READ_NEXT_RUNS: &str = include_str!("../../../cypher/read/next_runs.cypher");
 const READ_RUN_SUMMARY: &str = include_str!("../../../cypher/read/run_summary.cypher");
+const READ_RUN_COUNTS: &str = include_str!("../../../cypher/read/run_counts.cypher");
 const READ_NODES: &str = include_str!("../../../cypher/read/nodes.cypher");
 
 /// How to reach Neo4j. The password comes from the environment or a file, never from the repository.
@@ -398,7 +399,7 @@ fn positions(rows: Vec<neo4rs::Row>, what: &str) -> Result<Vec<(RunPosition, Run
 
 /// The parameters every run-listing statement takes for a [`RunFilter`] (null matches everything).
 fn filter_params(filter: &RunFilter) -> Value {
-    json!({
+    let mut params = json!({
         "namespace": filter.namespace,
         "pipeline": filter.pipeline,
         "status": filter.outcome.map(|o| o.as_str()),
@@ -406,7 +407,16 @@ fn filter_params(filter: &RunFilter) -> Value {
         "since": filter.since.map(|t| t.timestamp_millis()),
         "until": filter.until.map(|t| t.timestamp_millis()),
         "system": filter.system.as_deref().map(|s| NodeId::system(s).0),
-    })
+    });
+    add_visibility(&mut params, filter.visible.as_ref());
+    params
+}
+
+/// `$visibleNamespaces` and `$visibleSystems` (System node ids): both null for every run.
+fn add_visibility(params: &mut Value, visible: Option<&Visibility>) {
+    let (namespaces, systems) = visible.map(Visibility::params).unzip();
+    params["visibleNamespaces"] = json!(namespaces);
+    params["visibleSystems"] = json!(systems);
 }
 
 fn outcome_named(name: &str) -> Option<Outcome> {
@@ -475,7 +485,12 @@ impl GraphStore for Neo4jStore {
         Ok(RunPage { runs, has_next })
     }
 
-    async fn neighbours(&self, places: &[PipelinePlace], which: Neighbour) -> Result<Vec<Option<RunKey>>> {
+    async fn neighbours(
+        &self,
+        places: &[PipelinePlace],
+        which: Neighbour,
+        visible: Option<&Visibility>,
+    ) -> Result<Vec<Option<RunKey>>> {
         if places.is_empty() {
             return Ok(Vec::new());
         }
@@ -491,7 +506,9 @@ impl GraphStore for Neo4jStore {
             })
             .collect();
         let mut found = vec![None; places.len()];
-        for row in self.rows(statement, json!({ "places": params })).await? {
+        let mut params = json!({ "places": params });
+        add_visibility(&mut params, visible);
+        for row in self.rows(statement, params).await? {
             let index: i64 = row.get("index").map_err(|e| corrupt("neighbours", e))?;
             let name: String = row.get("name").map_err(|e| corrupt("neighbours", e))?;
             let i = usize::try_from(index).ok().filter(|&i| i < places.len());
@@ -521,6 +538,15 @@ impl GraphStore for Neo4jStore {
             nodes: get("nodes")?,
             edges: get("edges")?,
         })
+    }
+
+    async fn run_counts(&self, visible: &Visibility) -> Result<RunCounts> {
+        let mut params = json!({});
+        add_visibility(&mut params, Some(visible));
+        let rows = self.rows(READ_RUN_COUNTS, params).await?;
+        let row = rows.first().ok_or_else(|| corrupt("run_counts", "no row"))?;
+        let get = |k: &str| row.get::<i64>(k).map(|v| v as usize).map_err(|e| corrupt("run_counts", e));
+        Ok(RunCounts { pipeline_runs: get("pipelineRuns")?, task_runs: get("taskRuns")? })
     }
 
     async fn run_summary(&self, filter: &RunFilter) -> Result<Vec<SummaryRow>> {

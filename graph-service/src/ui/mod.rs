@@ -27,8 +27,11 @@ use poem::web::{Data, Html};
 use poem::{Endpoint, EndpointExt, IntoResponse, Response, Route, get, handler};
 use serde_json::Value;
 
-use crate::api::GraphSchema;
-use crate::live::LiveHub;
+use crate::api::{CallerReads, GraphSchema};
+use crate::auth::Principal;
+use crate::live::{LiveHub, LiveRun};
+use crate::model::NodeId;
+use crate::store::GraphStore;
 
 /// The GraphQL queries behind the main pages, for benchmarks that compare a page with the query it runs.
 pub mod queries {
@@ -45,19 +48,23 @@ pub struct UiConfig {
     pub dashboard_url: Option<String>,
 }
 
-/// What every page handler gets.
+/// What every page handler gets: the schema, and what the page's caller may read.
 #[derive(Clone)]
 pub struct Ui {
     schema: GraphSchema,
+    store: Arc<dyn GraphStore>,
     config: Arc<UiConfig>,
+    /// `None`: the caller may see everything.
+    reads: Option<CallerReads>,
 }
 
 const APP_CSS: &str = include_str!("assets/app.css");
 const APP_JS: &str = include_str!("assets/app.js");
 
-/// The UI's routes, to be nested at `/`.
-pub fn routes(schema: GraphSchema, live: LiveHub, config: UiConfig) -> impl Endpoint {
-    let ui = Ui { schema, config: Arc::new(config) };
+/// The UI's routes, to be nested at `/`. `store` is the schema's store; each page reads it through its caller's
+/// scope.
+pub fn routes(schema: GraphSchema, store: Arc<dyn GraphStore>, live: LiveHub, config: UiConfig) -> impl Endpoint {
+    let ui = Ui { schema, store, config: Arc::new(config), reads: None };
     Route::new()
         .at("/", get(runs::page))
         .at("/runs/:namespace/:name", get(run::page))
@@ -71,8 +78,12 @@ pub fn routes(schema: GraphSchema, live: LiveHub, config: UiConfig) -> impl Endp
         .at("/ui/live", get(live_stream))
         .at("/ui/assets/app.css", get(css))
         .at("/ui/assets/app.js", get(js))
-        .data(ui)
         .data(live)
+        .around(move |endpoint, mut req| {
+            let ui = ui.for_caller(crate::auth::caller(req.extensions()).as_deref());
+            req.extensions_mut().insert(ui);
+            async move { endpoint.call(req).await }
+        })
 }
 
 /// A page failed: the status and what to tell the reader.
@@ -104,9 +115,19 @@ pub fn respond(result: Result<Markup, PageError>) -> Response {
 }
 
 impl Ui {
+    /// The UI as one caller sees it (no caller: no authentication layer ran, everything).
+    fn for_caller(&self, caller: Option<&Principal>) -> Ui {
+        let visible = caller.and_then(|c| c.scope.visibility());
+        Ui { reads: CallerReads::of(&self.store, visible), ..self.clone() }
+    }
+
     /// Runs a GraphQL query in-process and returns its `data`. A GraphQL error becomes a 400 page naming it.
     pub async fn query(&self, query: &str, variables: Value) -> Result<Value, PageError> {
         let request = GqlRequest::new(query).variables(Variables::from_json(variables));
+        let request = match &self.reads {
+            Some(reads) => reads.clone().request(request),
+            None => request,
+        };
         let response = self.schema.execute(request).await;
         if let Some(error) = response.errors.first() {
             tracing::debug!(%error.message, "UI query failed");
@@ -134,28 +155,50 @@ fn asset(body: &'static str, content_type: &'static str) -> Response {
     Response::builder().header(header::CONTENT_TYPE, content_type).header(header::CACHE_CONTROL, "no-cache").body(body)
 }
 
-/// Server-Sent Events: one `runs` event (a JSON list of the runs an apply touched) per applied batch.
+/// Server-Sent Events: one `runs` event (a JSON list of the runs an apply touched) per applied batch — only the
+/// runs the caller may see; a batch with none of them is not announced to them at all.
 #[handler]
-fn live_stream(live: Data<&LiveHub>) -> SSE {
+fn live_stream(live: Data<&LiveHub>, ui: Data<&Ui>) -> SSE {
     let receiver = live.subscribe();
-    let stream = tokio_stream_of(receiver);
+    let scoped = ui.reads.as_ref().map(|r| r.store().clone());
+    let stream = tokio_stream_of(receiver, scoped);
     SSE::new(stream).keep_alive(Duration::from_secs(15))
 }
 
+/// The runs of an announcement the caller may see (`scoped`: their view of the store; `None`: all of them).
+async fn visible_part(runs: &[LiveRun], scoped: Option<&Arc<dyn GraphStore>>) -> Vec<LiveRun> {
+    let Some(store) = scoped else { return runs.to_vec() };
+    let ids: Vec<NodeId> = runs.iter().map(LiveRun::node).collect();
+    match store.existing(&ids).await {
+        Ok(visible) => runs.iter().filter(|r| visible.contains(&r.node())).cloned().collect(),
+        Err(error) => {
+            tracing::warn!(%error, "cannot tell which live runs a caller may see; announcing none");
+            Vec::new()
+        }
+    }
+}
+
 fn tokio_stream_of(
-    receiver: tokio::sync::broadcast::Receiver<Arc<Vec<crate::live::LiveRun>>>,
+    receiver: tokio::sync::broadcast::Receiver<Arc<Vec<LiveRun>>>,
+    scoped: Option<Arc<dyn GraphStore>>,
 ) -> impl futures::Stream<Item = Event> + Send + 'static {
-    futures::stream::unfold(receiver, |mut receiver| async move {
-        match receiver.recv().await {
-            Ok(runs) => {
-                let data = serde_json::to_string(runs.as_ref()).unwrap_or_else(|_| "[]".into());
-                Some((Event::message(data).event_type("runs"), receiver))
-            }
-            // Missed some: the page refreshes whatever it shows.
-            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                Some((Event::message("[]").event_type("lagged"), receiver))
-            }
-            Err(tokio::sync::broadcast::error::RecvError::Closed) => None,
+    futures::stream::unfold((receiver, scoped), |(mut receiver, scoped)| async move {
+        loop {
+            return match receiver.recv().await {
+                Ok(runs) => {
+                    let shown = visible_part(&runs, scoped.as_ref()).await;
+                    if shown.is_empty() {
+                        continue;
+                    }
+                    let data = serde_json::to_string(&shown).unwrap_or_else(|_| "[]".into());
+                    Some((Event::message(data).event_type("runs"), (receiver, scoped)))
+                }
+                // Missed some: the page refreshes whatever it shows.
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                    Some((Event::message("[]").event_type("lagged"), (receiver, scoped)))
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => None,
+            };
         }
     })
     .boxed()

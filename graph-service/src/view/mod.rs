@@ -87,7 +87,7 @@ pub async fn neighbours<F: std::borrow::Borrow<RunFact>>(
     if places.is_empty() {
         return Ok(HashMap::new());
     }
-    let found = store.neighbours(&places, which).await?;
+    let found = store.neighbours(&places, which, None).await?;
     Ok(keys.into_iter().zip(found).filter_map(|(k, n)| Some((k, n?))).collect())
 }
 
