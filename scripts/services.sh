@@ -423,7 +423,9 @@ neo4j_start_fresh() {
   rm -rf "$NEO4J_RUN"
   mkdir -p "$NEO4J_RUN/conf" "$NEO4J_RUN/logs"
   render "$SUPPORT_DIR/neo4j.conf.in" "$NEO4J_RUN/conf/neo4j.conf" \
-    "NEO4J_BOLT_PORT=$NEO4J_BOLT_PORT" "NEO4J_HTTP_PORT=$NEO4J_HTTP_PORT" "NEO4J_PAGECACHE=$NEO4J_PAGECACHE"
+    "NEO4J_BOLT_PORT=$NEO4J_BOLT_PORT" "NEO4J_HTTP_PORT=$NEO4J_HTTP_PORT" "NEO4J_PAGECACHE=$NEO4J_PAGECACHE" \
+    "NEO4J_RUN=$NEO4J_RUN"
+  neo4j_certificates
   # neo4j-admin dbms set-initial-password: writes data/dbms/auth.ini, read at the first start.
   NEO4J_HOME="$NEO4J_RUN" NEO4J_CONF="$NEO4J_RUN/conf" \
     "$JAVA" -Xmx256m -XX:TieredStopAtLevel=1 -cp "$NEO4J_DIST/lib/*" org.neo4j.cli.AdminTool \
@@ -432,6 +434,23 @@ neo4j_start_fresh() {
       "$NEO4J_RUN/logs/admin.log"
   log "starting neo4j $NEO4J_VERSION: bolt 127.0.0.1:$NEO4J_BOLT_PORT, http 127.0.0.1:$NEO4J_HTTP_PORT, auth on"
   neo4j_launch
+}
+
+# A throwaway CA and a Bolt server certificate it signs (for 127.0.0.1 and localhost), new per `up`: the tests
+# connect with neo4j+s:// and the CA file ($NEO4J_RUN/tls/ca.crt), and see a connection without it refused.
+neo4j_certificates() {
+  local tls="$NEO4J_RUN/tls" bolt="$NEO4J_RUN/certificates/bolt"
+  mkdir -p "$tls" "$bolt/trusted" "$bolt/revoked"
+  {
+    openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=tekton-graph test CA" \
+      -keyout "$tls/ca.key" -out "$tls/ca.crt" &&
+      openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$tls/server.key" -out "$tls/server.csr" &&
+      openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.crt" -CAkey "$tls/ca.key" -CAcreateserial -days 30 \
+        -extfile <(printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n') \
+        -out "$bolt/public.crt" &&
+      openssl pkcs8 -topk8 -nocrypt -in "$tls/server.key" -out "$bolt/private.key"
+  } >"$NEO4J_RUN/logs/tls.log" 2>&1 || fail_with_log neo4j "making the test TLS certificates failed" \
+    "$NEO4J_RUN/logs/tls.log"
 }
 
 neo4j_restart_keep_data() { # [--hard]
@@ -1087,6 +1106,8 @@ cmd_status() {
 cmd_env() {
   printf 'export KAFKA_BOOTSTRAP=%q\n' "127.0.0.1:$KAFKA_PORT"
   printf 'export NEO4J_URI=%q\n' "bolt://127.0.0.1:$NEO4J_BOLT_PORT"
+  printf 'export NEO4J_TLS_URI=%q\n' "neo4j+s://127.0.0.1:$NEO4J_BOLT_PORT"
+  printf 'export NEO4J_CA_FILE=%q\n' "$NEO4J_RUN/tls/ca.crt"
   printf 'export NEO4J_HTTP_URL=%q\n' "http://127.0.0.1:$NEO4J_HTTP_PORT"
   printf 'export NEO4J_USER=%q\n' "$NEO4J_USER"
   printf 'export NEO4J_PASSWORD=%q\n' "$NEO4J_PASSWORD"

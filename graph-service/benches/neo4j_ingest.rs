@@ -59,6 +59,7 @@ fn settings() -> Neo4jConfig {
         password: std::env::var("NEO4J_PASSWORD").expect("NEO4J_PASSWORD"),
         database: None,
         max_connections: 4,
+        ca_file: None,
     }
 }
 

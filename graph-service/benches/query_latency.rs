@@ -166,6 +166,7 @@ fn open_store(engine: Engine, rt: &tokio::runtime::Runtime) -> (Arc<dyn GraphSto
                 password: std::env::var("NEO4J_PASSWORD").expect("NEO4J_PASSWORD"),
                 database: None,
                 max_connections: 8,
+                ca_file: None,
             };
             let store = rt.block_on(Neo4jStore::connect(&settings, ProjectionConfig::default())).expect("connect");
             rt.block_on(store.clear()).expect("clear");

@@ -187,6 +187,9 @@ pub struct Neo4jArgs {
     /// Most Bolt connections in the pool.
     #[arg(long, env = "NEO4J_MAX_CONNECTIONS", default_value_t = 8)]
     pub neo4j_max_connections: usize,
+    /// PEM file of the CA that signed the server's certificate, for `neo4j+s://` (else the platform's roots).
+    #[arg(long, env = "NEO4J_CA_FILE")]
+    pub neo4j_ca_file: Option<PathBuf>,
 }
 
 impl Neo4jArgs {
@@ -209,6 +212,7 @@ impl Neo4jArgs {
             password,
             database: self.neo4j_database.clone(),
             max_connections: self.neo4j_max_connections,
+            ca_file: self.neo4j_ca_file.clone(),
         })
     }
 }

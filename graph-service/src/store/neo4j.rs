@@ -42,13 +42,16 @@ const READ_NODES: &str = include_str!("../../../cypher/read/nodes.cypher");
 /// How to reach Neo4j. The password comes from the environment or a file, never from the repository.
 #[derive(Debug, Clone)]
 pub struct Neo4jConfig {
-    /// `bolt://host:port` or `neo4j://host:port`.
+    /// `bolt://host:port` or `neo4j://host:port`; `neo4j+s://` / `bolt+s://` for TLS.
     pub uri: String,
     pub user: String,
     pub password: String,
     /// Database name; the server's default when unset.
     pub database: Option<String>,
     pub max_connections: usize,
+    /// PEM file of the CA that signed the server's certificate, for `neo4j+s://` and `bolt+s://` (else the
+    /// platform's roots).
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 /// How many times a transaction is tried before the error is returned.
@@ -67,7 +70,9 @@ fn engine(e: neo4rs::Error) -> StoreError {
 fn is_transient(e: &neo4rs::Error) -> bool {
     use neo4rs::Error as E;
     match e {
-        E::IOError { .. } | E::ConnectionError | E::ConnectionTimedOut => true,
+        // A refused TLS handshake (an unknown CA, a wrong name) surfaces as invalid data: retrying cannot help.
+        E::IOError { detail } => detail.kind() != std::io::ErrorKind::InvalidData,
+        E::ConnectionError | E::ConnectionTimedOut => true,
         E::ServerUnavailableError(_) | E::RoutingTableRefreshFailed(_) => true,
         E::Neo4j(n) => n.code().starts_with("Neo.TransientError"),
         _ => false,
@@ -85,6 +90,12 @@ impl Neo4jStore {
             .fetch_size(1000);
         if let Some(db) = &settings.database {
             builder = builder.db(db.as_str());
+        }
+        if let Some(ca) = &settings.ca_file {
+            if !ca.is_file() {
+                return Err(StoreError::Engine(format!("the Neo4j CA file {} cannot be read", ca.display())));
+            }
+            builder = builder.with_client_certificate(ca);
         }
         let graph = Graph::connect(builder.build().map_err(engine)?).map_err(engine)?;
         let store = Neo4jStore { graph, config };

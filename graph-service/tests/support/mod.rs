@@ -73,6 +73,7 @@ pub fn neo4j_settings() -> Neo4jConfig {
         password: std::env::var("NEO4J_PASSWORD").expect("NEO4J_PASSWORD must be set with NEO4J_URI"),
         database: None,
         max_connections: 4,
+        ca_file: None,
     }
 }
 
