@@ -27,7 +27,7 @@
 # Runtime state (config, data, logs, pid files) lives in ${TEKTON_GRAPH_RUN:-/tmp/tekton-graph-services}.
 #
 # Settings (environment, with defaults):
-#   KAFKA_PORT=19092 KAFKA_CONTROLLER_PORT=19093 NEO4J_BOLT_PORT=17687 NEO4J_HTTP_PORT=17474
+#   KAFKA_PORT=19092 KAFKA_CONTROLLER_PORT=19093 KAFKA_SASL_PORT=19094 (SASL_SSL, SCRAM-SHA-512) NEO4J_BOLT_PORT=17687 NEO4J_HTTP_PORT=17474
 #   ETCD_PORT=12379 ETCD_PEER_PORT=12380 KUBE_APISERVER_PORT=16443 KUBE_SERVICE_CIDR=10.96.0.0/16
 #   DEX_PORT=15556 GRAPH_TEST_UI_PORT=18080 (where the UI tests serve graph-service: Dex's redirect URIs)
 #   NEO4J_PASSWORD=tekton-graph-test (a throwaway test password; user is always neo4j)
@@ -56,6 +56,8 @@ KAFKA_VERSION=${KAFKA_VERSION:-4.1.1}
 NEO4J_VERSION=${NEO4J_VERSION:-5.26.30}
 KAFKA_PORT=${KAFKA_PORT:-19092}
 KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-19093}
+KAFKA_SASL_PORT=${KAFKA_SASL_PORT:-19094}
+KAFKA_SASL_USER=tekton-graph
 NEO4J_BOLT_PORT=${NEO4J_BOLT_PORT:-17687}
 NEO4J_HTTP_PORT=${NEO4J_HTTP_PORT:-17474}
 NEO4J_USER=neo4j
@@ -108,13 +110,14 @@ die() { printf '[services] ERROR: %s\n' "$*" >&2; exit 1; }
 now() { date +%s; }
 
 # ---------------------------------------------------------------------------------------------------------------
-# Prerequisites: a JDK (17+), Maven, curl. Installed from Debian when missing and we are root (the machine image
-# normally has all three).
+# Prerequisites: a JDK (17+), Maven, curl, openssl (the test certificates). Installed from Debian when missing and
+# we are root (the machine image normally has them all).
 ensure_tools() {
   local missing=()
   command -v "$JAVA" >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
   command -v mvn >/dev/null 2>&1 || missing+=(maven)
   command -v curl >/dev/null 2>&1 || missing+=(curl)
+  command -v openssl >/dev/null 2>&1 || missing+=(openssl)
   if ((${#missing[@]})); then
     if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
       log "installing missing tools from Debian: ${missing[*]}"
@@ -328,14 +331,21 @@ kafka_start_fresh() {
   stop_service kafka "$KAFKA_PID_FILE"
   claim_port "$KAFKA_PORT" kafka
   claim_port "$KAFKA_CONTROLLER_PORT" "kafka controller"
+  claim_port "$KAFKA_SASL_PORT" "kafka sasl_ssl"
   rm -rf "$KAFKA_RUN"
   mkdir -p "$KAFKA_RUN/data" "$KAFKA_RUN/logs"
+  # The SASL_SSL listener: TLS with a throwaway CA, one SCRAM-SHA-512 user with a random password per `up`.
+  make_tls "$KAFKA_RUN/tls" "$KAFKA_RUN/logs/tls.log"
+  cat "$KAFKA_RUN/tls/server.key" "$KAFKA_RUN/tls/server.crt" >"$KAFKA_RUN/tls/keystore.pem"
+  random_secret >"$KAFKA_RUN/sasl-password"
   render "$SUPPORT_DIR/kafka-server.properties.in" "$KAFKA_RUN/server.properties" \
-    "KAFKA_PORT=$KAFKA_PORT" "KAFKA_CONTROLLER_PORT=$KAFKA_CONTROLLER_PORT" "KAFKA_DATA_DIR=$KAFKA_RUN/data"
+    "KAFKA_PORT=$KAFKA_PORT" "KAFKA_CONTROLLER_PORT=$KAFKA_CONTROLLER_PORT" "KAFKA_DATA_DIR=$KAFKA_RUN/data" \
+    "KAFKA_SASL_PORT=$KAFKA_SASL_PORT" "KAFKA_KEYSTORE=$KAFKA_RUN/tls/keystore.pem"
   local cluster_id
   cluster_id=$(kafka_cluster_id)
   echo "$cluster_id" >"$KAFKA_RUN/cluster.id"
   kafka_java kafka.tools.StorageTool format -t "$cluster_id" -c "$KAFKA_RUN/server.properties" \
+    --add-scram "SCRAM-SHA-512=[name=$KAFKA_SASL_USER,password=$(cat "$KAFKA_RUN/sasl-password")]" \
     >>"$KAFKA_RUN/logs/format.log" 2>&1 ||
     fail_with_log kafka "formatting Kafka storage failed" "$KAFKA_RUN/logs/format.log"
   log "starting kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT (controller :$KAFKA_CONTROLLER_PORT), cluster $cluster_id"
@@ -348,6 +358,7 @@ kafka_restart_keep_data() { # [--hard]
   stop_service kafka "$KAFKA_PID_FILE" "${1:-}"
   claim_port "$KAFKA_PORT" kafka
   claim_port "$KAFKA_CONTROLLER_PORT" "kafka controller"
+  claim_port "$KAFKA_SASL_PORT" "kafka sasl_ssl"
   log "restarting kafka on 127.0.0.1:$KAFKA_PORT (data kept)"
   kafka_launch
 }
@@ -436,21 +447,32 @@ neo4j_start_fresh() {
   neo4j_launch
 }
 
-# A throwaway CA and a Bolt server certificate it signs (for 127.0.0.1 and localhost), new per `up`: the tests
-# connect with neo4j+s:// and the CA file ($NEO4J_RUN/tls/ca.crt), and see a connection without it refused.
-neo4j_certificates() {
-  local tls="$NEO4J_RUN/tls" bolt="$NEO4J_RUN/certificates/bolt"
-  mkdir -p "$tls" "$bolt/trusted" "$bolt/revoked"
+# A random hex secret (24 bytes) on stdout.
+random_secret() { head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+
+# A throwaway CA and a server certificate it signs for 127.0.0.1 and localhost, new per `up`, in DIR: ca.crt,
+# server.crt, server.key (PKCS#8). Clients verify the engine with ca.crt and see a connection without it refused.
+make_tls() { # dir log
+  local tls=$1
+  mkdir -p "$tls"
   {
     openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=tekton-graph test CA" \
       -keyout "$tls/ca.key" -out "$tls/ca.crt" &&
-      openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$tls/server.key" -out "$tls/server.csr" &&
+      openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$tls/key.pem" -out "$tls/server.csr" &&
       openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.crt" -CAkey "$tls/ca.key" -CAcreateserial -days 30 \
         -extfile <(printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n') \
-        -out "$bolt/public.crt" &&
-      openssl pkcs8 -topk8 -nocrypt -in "$tls/server.key" -out "$bolt/private.key"
-  } >"$NEO4J_RUN/logs/tls.log" 2>&1 || fail_with_log neo4j "making the test TLS certificates failed" \
-    "$NEO4J_RUN/logs/tls.log"
+        -out "$tls/server.crt" &&
+      openssl pkcs8 -topk8 -nocrypt -in "$tls/key.pem" -out "$tls/server.key"
+  } >"$2" 2>&1 || fail_with_log tls "making the test TLS certificates in $tls failed" "$2"
+}
+
+# Neo4j's Bolt TLS policy reads public.crt and private.key from its base directory.
+neo4j_certificates() {
+  local bolt="$NEO4J_RUN/certificates/bolt"
+  make_tls "$NEO4J_RUN/tls" "$NEO4J_RUN/logs/tls.log"
+  mkdir -p "$bolt/trusted" "$bolt/revoked"
+  cp "$NEO4J_RUN/tls/server.crt" "$bolt/public.crt"
+  cp "$NEO4J_RUN/tls/server.key" "$bolt/private.key"
 }
 
 neo4j_restart_keep_data() { # [--hard]
@@ -1105,6 +1127,10 @@ cmd_status() {
 
 cmd_env() {
   printf 'export KAFKA_BOOTSTRAP=%q\n' "127.0.0.1:$KAFKA_PORT"
+  printf 'export KAFKA_SASL_BOOTSTRAP=%q\n' "127.0.0.1:$KAFKA_SASL_PORT"
+  printf 'export KAFKA_SASL_USER=%q\n' "$KAFKA_SASL_USER"
+  printf 'export KAFKA_SASL_PASSWORD_FILE=%q\n' "$KAFKA_RUN/sasl-password"
+  printf 'export KAFKA_CA_FILE=%q\n' "$KAFKA_RUN/tls/ca.crt"
   printf 'export NEO4J_URI=%q\n' "bolt://127.0.0.1:$NEO4J_BOLT_PORT"
   printf 'export NEO4J_TLS_URI=%q\n' "neo4j+s://127.0.0.1:$NEO4J_BOLT_PORT"
   printf 'export NEO4J_CA_FILE=%q\n' "$NEO4J_RUN/tls/ca.crt"

@@ -27,7 +27,7 @@ async fn main() -> anyhow::Result<()> {
             let store = args.open_store().await?;
             let app = args.common.app_config(false).await?;
             let ingestor = args.events.ingestor(store)?;
-            serve(Arc::new(ingestor), args.common.listen, app, args.source.config()).await
+            serve(Arc::new(ingestor), args.common.listen, app, args.source.config()?).await
         }
         Command::Demo(args) => {
             let app = args.common.app_config(true).await?;

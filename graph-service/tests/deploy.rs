@@ -64,7 +64,7 @@ fn compose_wires_harvester_kafka_graph_service_and_neo4j() {
     let cli = graph_service::cli::Cli::try_parse_from(&gs).unwrap_or_else(|e| panic!("compose command {gs:?}: {e}"));
     let graph_service::cli::Command::Serve(serve) = cli.command else { panic!("compose must run `serve`") };
     assert_eq!(serve.store, graph_service::cli::StoreTarget::Neo4j("neo4j://neo4j:7687".into()));
-    assert!(serve.source.config().is_some(), "the Kafka source is configured");
+    assert!(serve.source.config().expect("valid Kafka settings").is_some(), "the Kafka source is configured");
     for service in ["graph-service", "harvester"] {
         assert_eq!(doc["services"][service]["build"], ".", "{service} builds from the Dockerfile");
     }

@@ -155,3 +155,107 @@ fn undeliverable_facts_are_reported_lost() {
     assert!(stderr.contains("Message timed out"), "the broker's (here: librdkafka's) reason: {stderr}");
     assert!(stderr.contains("replayed 0 facts from 1 files (1 errors)"), "{stderr}");
 }
+
+/// The secured listener of the test broker (SASL_SSL, SCRAM-SHA-512, a throwaway CA), from `scripts/services.sh env`.
+struct Secured {
+    bootstrap: String,
+    user: String,
+    password: String,
+    ca_file: String,
+}
+
+fn secured() -> Secured {
+    let var =
+        |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: see `scripts/services.sh env`"));
+    let password = std::fs::read_to_string(var("KAFKA_SASL_PASSWORD_FILE")).expect("the SASL password file");
+    Secured {
+        bootstrap: var("KAFKA_SASL_BOOTSTRAP"),
+        user: var("KAFKA_SASL_USER"),
+        password: password.trim().to_string(),
+        ca_file: var("KAFKA_CA_FILE"),
+    }
+}
+
+/// A librdkafka properties file, as a mounted Secret would hold it.
+fn options_file(dir: &Path, name: &str, lines: &[String]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, format!("# client settings\n{}\n", lines.join("\n"))).expect("options file");
+    path
+}
+
+async fn replay(sink: String, timeout_secs: u32, extra: Vec<String>) -> (bool, String) {
+    let seed = testdata().join("seed-conventions");
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_harvester"))
+            .args(["replay", seed.to_str().unwrap(), "--sink", &sink, "--sink-timeout-secs", &timeout_secs.to_string()])
+            .args(extra)
+            .output()
+            .expect("run harvester")
+    })
+    .await
+    .unwrap();
+    (output.status.success(), String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sasl_scram_over_tls_carries_facts_and_refuses_a_wrong_password_or_an_unknown_ca() {
+    let secured = secured();
+    let topic = unique("facts-sasl-test");
+    create_topic(&topic, 3).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let settings = |password: &str, ca: bool| {
+        let mut lines = vec![
+            "security.protocol=SASL_SSL".to_string(),
+            "sasl.mechanism=SCRAM-SHA-512".to_string(),
+            format!("sasl.username={}", secured.user),
+            format!("sasl.password={password}"),
+        ];
+        if ca {
+            lines.push(format!("ssl.ca.location={}", secured.ca_file));
+        }
+        lines
+    };
+    let good = options_file(dir.path(), "good.properties", &settings(&secured.password, true));
+    let sink = format!("kafka://{}/{topic}", secured.bootstrap);
+
+    // A secret on the command line is refused before anything connects.
+    let (ok, stderr) =
+        replay(sink.clone(), 3, vec!["--kafka-option".into(), format!("sasl.password={}", secured.password)]).await;
+    assert!(!ok && stderr.contains("`sasl.password` is a secret"), "{stderr}");
+    assert!(!stderr.contains(&secured.password), "the secret is not echoed");
+
+    // A wrong password: the broker refuses the SCRAM exchange, nothing is delivered.
+    let wrong = options_file(dir.path(), "wrong.properties", &settings("not-the-password", true));
+    let (ok, stderr) = replay(sink.clone(), 3, vec!["--kafka-options-file".into(), wrong.display().to_string()]).await;
+    assert!(!ok && stderr.contains("replayed 0 facts"), "a wrong password delivered: {stderr}");
+    assert!(stderr.contains("Authentication failed during authentication due to invalid credentials"), "{stderr}");
+    // Without the test CA the broker's certificate is not trusted.
+    let no_ca = options_file(dir.path(), "no-ca.properties", &settings(&secured.password, false));
+    let (ok, stderr) = replay(sink.clone(), 3, vec!["--kafka-options-file".into(), no_ca.display().to_string()]).await;
+    assert!(!ok && stderr.contains("replayed 0 facts"), "an untrusted broker got facts: {stderr}");
+    assert!(stderr.contains("certificate verify failed"), "{stderr}");
+
+    // The right settings from the file: delivered, and consumed over the same listener by graph-service's source.
+    let (ok, stderr) = replay(sink, 30, vec!["--kafka-options-file".into(), good.display().to_string()]).await;
+    assert!(ok && stderr.contains(&format!("replayed {SEED_RUNS} facts from 1 files (0 errors)")), "{stderr}");
+    assert!(!stderr.contains(&secured.password), "the secret is never logged");
+
+    let store: Arc<dyn GraphStore> = Arc::new(EmbeddedStore::in_memory(ProjectionConfig::default()));
+    let mut config = KafkaSourceConfig::new(secured.bootstrap.clone(), &topic);
+    config.group = unique("graph-sasl");
+    config.options = tekton_graph_schema::kafka::OptionsFile::parse(good.to_str().unwrap()).expect("options").0;
+    let source = KafkaSource::new(&config).expect("Kafka source");
+    let (stop, shutdown) = Shutdown::new();
+    let task = tokio::spawn(source.run(SourceContext::for_store(store.clone(), shutdown)));
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    loop {
+        let counts = store.counts().await.expect("counts");
+        if counts.pipeline_runs + counts.task_runs == SEED_RUNS {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "store holds {counts:?} after {TIMEOUT:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop.trigger();
+    tokio::time::timeout(Duration::from_secs(20), task).await.expect("source stops").unwrap().unwrap();
+}

@@ -82,8 +82,12 @@ fn sign_in(req: &Request) -> Response {
     Response::builder().status(StatusCode::FOUND).header(header::LOCATION, format!("/auth/login?{to}")).finish()
 }
 
+/// The peer as `IP:PORT` (poem prints other transports with a scheme, e.g. `unix://…`).
 fn remote(req: &Request) -> String {
-    req.remote_addr().to_string()
+    match req.remote_addr().as_socket_addr() {
+        Some(addr) => addr.to_string(),
+        None => req.remote_addr().to_string(),
+    }
 }
 
 fn challenge(status: StatusCode, message: &str) -> Response {

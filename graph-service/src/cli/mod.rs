@@ -19,6 +19,7 @@ use crate::source::kafka::{KafkaOption, KafkaSourceConfig};
 use crate::store::GraphStore;
 use crate::store::embedded::EmbeddedStore;
 use crate::store::neo4j::{Neo4jConfig, Neo4jStore};
+use tekton_graph_schema::kafka::OptionsFile;
 
 #[derive(Parser)]
 #[command(version, about = "Tekton supply-chain graph: ingest facts, answer GraphQL")]
@@ -72,6 +73,9 @@ pub struct EventArgs {
     /// A librdkafka setting for Kafka emitters, e.g. `security.protocol=SASL_SSL` (repeatable; values never printed).
     #[arg(long = "emit-kafka-option", value_name = "KEY=VALUE", value_parser = KafkaOption::parse)]
     pub emit_kafka_options: Vec<KafkaOption>,
+    /// A librdkafka properties file for Kafka emitters (where secrets such as `sasl.password` go).
+    #[arg(long, env = "GRAPH_SERVICE_EMIT_KAFKA_OPTIONS_FILE", value_name = "PATH", value_parser = OptionsFile::parse)]
+    pub emit_kafka_options_file: Option<OptionsFile>,
     /// The CloudEvent `source` of emitted events.
     #[arg(long, env = "GRAPH_SERVICE_EMIT_SOURCE", default_value = "/tekton-graph")]
     pub emit_source: String,
@@ -97,12 +101,12 @@ impl EventArgs {
         if self.emit.is_empty() {
             return Ok(ingestor);
         }
+        let emit_options = OptionsFile::merged(&self.emit_kafka_options, self.emit_kafka_options_file.as_ref())
+            .map_err(anyhow::Error::msg)?;
         let emitters = self
             .emit
             .iter()
-            .map(|url| {
-                emitter_from_url(url, &self.emit_kafka_options).with_context(|| format!("setting up --emit {url}"))
-            })
+            .map(|url| emitter_from_url(url, &emit_options).with_context(|| format!("setting up --emit {url}")))
             .collect::<anyhow::Result<Vec<_>>>()?;
         for emitter in &emitters {
             tracing::info!(emitter = %emitter.describe(), "emitting what the graph learns");
@@ -135,6 +139,10 @@ pub struct SourceArgs {
     /// printed).
     #[arg(long = "kafka-option", value_name = "KEY=VALUE", value_parser = KafkaOption::parse, requires = "source")]
     pub kafka_options: Vec<KafkaOption>,
+    /// A librdkafka properties file (`KEY=VALUE` lines) for the Kafka source: where secrets such as
+    /// `sasl.password` go (e.g. a mounted Secret), since flags refuse them.
+    #[arg(long, env = "GRAPH_SERVICE_KAFKA_OPTIONS_FILE", value_name = "PATH", value_parser = OptionsFile::parse)]
+    pub kafka_options_file: Option<OptionsFile>,
 }
 
 fn parse_source(url: &str) -> Result<KafkaSourceConfig, String> {
@@ -142,13 +150,13 @@ fn parse_source(url: &str) -> Result<KafkaSourceConfig, String> {
 }
 
 impl SourceArgs {
-    pub fn config(&self) -> Option<KafkaSourceConfig> {
-        self.source.clone().map(|mut config| {
-            config.batch_size = self.kafka_batch_size;
-            config.batch_wait = Duration::from_millis(self.kafka_batch_wait_ms);
-            config.options = self.kafka_options.clone();
-            config
-        })
+    pub fn config(&self) -> anyhow::Result<Option<KafkaSourceConfig>> {
+        let Some(mut config) = self.source.clone() else { return Ok(None) };
+        config.batch_size = self.kafka_batch_size;
+        config.batch_wait = Duration::from_millis(self.kafka_batch_wait_ms);
+        config.options =
+            OptionsFile::merged(&self.kafka_options, self.kafka_options_file.as_ref()).map_err(anyhow::Error::msg)?;
+        Ok(Some(config))
     }
 }
 

@@ -65,6 +65,10 @@ pub struct SinkConfig {
     /// values are never printed).
     #[arg(long = "kafka-option", value_name = "KEY=VALUE", value_parser = kafka::KafkaOption::parse)]
     pub kafka_options: Vec<kafka::KafkaOption>,
+    /// A librdkafka properties file (`KEY=VALUE` lines) for the Kafka sink: where secrets such as `sasl.password`
+    /// go (e.g. a mounted Secret), since flags refuse them.
+    #[arg(long, env = "HARVESTER_KAFKA_OPTIONS_FILE", value_name = "PATH", value_parser = tekton_graph_schema::kafka::OptionsFile::parse)]
+    pub kafka_options_file: Option<tekton_graph_schema::kafka::OptionsFile>,
 }
 
 /// Why events were not delivered.
@@ -158,7 +162,11 @@ impl Sink {
                 brokers: brokers.clone(),
                 topic: topic.clone(),
                 delivery_timeout: Duration::from_secs(config.sink_timeout_secs),
-                options: config.kafka_options.clone(),
+                options: tekton_graph_schema::kafka::OptionsFile::merged(
+                    &config.kafka_options,
+                    config.kafka_options_file.as_ref(),
+                )
+                .map_err(SinkError::Client)?,
             })?),
         })
     }
