@@ -519,7 +519,11 @@ fn page_rows(
             pick: Box::new(move |_| {
                 let page = json!({"filter": {}, "first": 50, "after": null});
                 let summary = json!({"filter": {"since": summary_since}});
-                ("/".to_string(), vec![(queries::RUNS, page), (queries::RUNS_SUMMARY, summary)])
+                let newest = json!({"filter": {}});
+                // The page runs the listing and the summary at the same time; its baseline runs all three in turn.
+                let queries =
+                    vec![(queries::RUNS_NEWEST, newest), (queries::RUNS, page), (queries::RUNS_SUMMARY, summary)];
+                ("/".to_string(), queries)
             }),
             marker: r#"id="runs""#,
         },

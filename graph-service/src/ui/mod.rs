@@ -38,7 +38,7 @@ pub mod queries {
     pub use super::diff::QUERY as DIFF;
     pub use super::image::{LINEAGE as IMAGE_LINEAGE, QUERY as IMAGE};
     pub use super::run::QUERY as RUN;
-    pub use super::runs::{QUERY as RUNS, SUMMARY as RUNS_SUMMARY};
+    pub use super::runs::{NEWEST as RUNS_NEWEST, QUERY as RUNS, SUMMARY as RUNS_SUMMARY};
 }
 
 /// Settings of the UI.

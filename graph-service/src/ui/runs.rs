@@ -24,6 +24,12 @@ query Runs($filter: PipelineRunFilter, $first: Int!, $after: String) {
     } }
     pageInfo { hasNextPage endCursor }
   }
+}"#;
+
+/// The newest matching run's start, which anchors the summary's default window: one listing seek, read before the
+/// page and the summary so that those two run at the same time.
+pub const NEWEST: &str = r#"
+query Newest($filter: PipelineRunFilter) {
   newest: pipelineRuns(filter: $filter, first: 1) { edges { node { startTime } } }
 }"#;
 
@@ -128,11 +134,18 @@ pub async fn page(ui: Data<&Ui>, params: Query<RunsParams>) -> Response {
 async fn render(ui: &Ui, params: &RunsParams) -> Result<Markup, PageError> {
     let after = (!params.after.is_empty()).then_some(params.after.as_str());
     let filter = params.filter()?;
-    let data = ui.query(QUERY, json!({ "filter": filter, "first": PAGE_SIZE, "after": after })).await?;
+    let chosen_range = filter.get("since").is_some() || filter.get("until").is_some();
+    let newest = match chosen_range {
+        true => Value::Null,
+        false => ui.query(NEWEST, json!({ "filter": filter })).await?,
+    };
+    let (summary_filter, window) = summary_window(filter.clone(), newest_start(&newest));
+    let (data, summary) = futures::try_join!(
+        ui.query(QUERY, json!({ "filter": filter, "first": PAGE_SIZE, "after": after })),
+        ui.query(SUMMARY, json!({ "filter": summary_filter })),
+    )?;
     let runs = list(&data, &["pipelineRuns", "edges"]);
     let page_info = at(&data, &["pipelineRuns", "pageInfo"]);
-    let (summary_filter, window) = summary_window(filter, newest_start(&data));
-    let summary = ui.query(SUMMARY, json!({ "filter": summary_filter })).await?;
     let summary = at(&summary, &["runSummary"]);
     let body = html! {
         h1 { "Pipeline runs" }
