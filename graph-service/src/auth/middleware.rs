@@ -10,9 +10,9 @@ use std::sync::Arc;
 use poem::http::{Method as HttpMethod, StatusCode, header};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 
-use super::audit::AuditRecord;
 use super::login::Sessions;
 use super::{AuthError, Authenticator, Principal, Role};
+use tekton_graph_access::AuditRecord;
 
 /// What a route needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,7 +158,7 @@ impl<E: Endpoint> Endpoint for RequireAuthEndpoint<E> {
                 time: AuditRecord::now(),
                 decision: "denied",
                 subject: Some(&principal.subject),
-                auth: Some(principal.method),
+                auth: Some(principal.method.as_str()),
                 action,
                 remote: remote(&req),
                 status: StatusCode::FORBIDDEN.as_u16(),
@@ -180,7 +180,7 @@ impl<E: Endpoint> Endpoint for RequireAuthEndpoint<E> {
                 time: AuditRecord::now(),
                 decision: "allowed",
                 subject: Some(&principal.subject),
-                auth: Some(principal.method),
+                auth: Some(principal.method.as_str()),
                 action,
                 remote: from,
                 status: status.as_u16(),

@@ -5,63 +5,23 @@
 //! [`middleware`] asks every route for the role it needs and writes the [`audit`] line; resolvers and pages see the
 //! [`Principal`] in their request data.
 
-pub mod audit;
 pub mod kube;
 pub mod login;
 pub mod middleware;
 pub mod oidc;
 pub mod policy;
-pub mod tokens;
 
 use std::collections::BTreeSet;
-use std::fmt;
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 pub use kube::TokenReviewer;
 pub use login::{LoginConfig, Sessions};
 pub use middleware::{Access, RequireAuth};
 pub use oidc::{OidcConfig, OidcVerifier};
 pub use policy::{Grant, Policy, PolicyError, Rule};
-pub use tokens::{StaticTokens, TokenFileError};
-
-/// What a caller may do. `admin` includes the other two.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// GraphQL reads and the web UI.
-    Viewer,
-    /// `POST /events`.
-    Ingester,
-    /// Settings, retention, notifier rules.
-    Admin,
-}
-
-impl Role {
-    pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "viewer" => Some(Role::Viewer),
-            "ingester" => Some(Role::Ingester),
-            "admin" => Some(Role::Admin),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Viewer => "viewer",
-            Role::Ingester => "ingester",
-            Role::Admin => "admin",
-        }
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use tekton_graph_access::{Role, StaticTokens, TokenFileError, audit, tokens};
 
 /// Which runs a caller may see: everything, or the runs some grant allows (a run in an allowed namespace, or of an
 /// allowed System, as the grant says).
@@ -107,6 +67,18 @@ pub enum Method {
     Kubernetes,
     /// Authentication is off (demo, loopback, or `--insecure-no-auth`).
     None,
+}
+
+impl Method {
+    /// As serialized (the audit line's `auth`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Oidc => "oidc",
+            Method::StaticToken => "staticToken",
+            Method::Kubernetes => "kubernetes",
+            Method::None => "none",
+        }
+    }
 }
 
 /// An authenticated caller.

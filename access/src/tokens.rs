@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::Role;
+use crate::Role;
 
 /// Shortest token accepted in a token file: anything shorter can be guessed.
 pub const MIN_TOKEN_CHARS: usize = 16;

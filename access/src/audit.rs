@@ -4,8 +4,6 @@
 use chrono::Utc;
 use serde::Serialize;
 
-use super::Method;
-
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditRecord<'a> {
@@ -14,7 +12,8 @@ pub struct AuditRecord<'a> {
     pub decision: &'a str,
     /// The caller's subject, when known.
     pub subject: Option<&'a str>,
-    pub auth: Option<Method>,
+    /// How the caller authenticated (`oidc`, `staticToken`, `kubernetes`).
+    pub auth: Option<&'a str>,
     /// `METHOD /path`.
     pub action: String,
     pub remote: String,

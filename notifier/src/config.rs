@@ -1,0 +1,313 @@
+//! The rule file (YAML): channels, triggers, subscriptions, teams and silences.
+//!
+//! ```yaml
+//! links: { ui: http://localhost:8080 }           # where messages' links point (graph-service's web UI)
+//! channels:
+//!   build-slack: { type: slack, webhookUrl: { env: SLACK_WEBHOOK_URL } }
+//!   scan-pipeline:
+//!     type: eventListener
+//!     url: http://el-scan.ci.svc.cluster.local:8080
+//!     secret: { file: /run/secrets/scan-el }
+//! triggers:
+//!   run-failed:
+//!     on: dev.cdevents.pipelinerun.finished.0.2.0
+//!     when: data.subject.content.outcome == "failure"
+//!     oncePer: data.subject.id
+//! subscriptions:
+//!   - { team: build, triggers: [run-failed], channels: [build-slack] }
+//! ```
+//!
+//! Everything is checked when the file is loaded (unknown fields, references, CEL, templates), so a broken rule
+//! fails the start (or the reload) with the file, the rule and the reason — never at the first matching event.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use crate::secret::SecretRef;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Config {
+    /// Base URLs that messages link to.
+    #[serde(default)]
+    pub links: Links,
+    #[serde(default)]
+    pub channels: BTreeMap<String, ChannelConfig>,
+    #[serde(default)]
+    pub triggers: BTreeMap<String, TriggerConfig>,
+    #[serde(default)]
+    pub subscriptions: Vec<SubscriptionConfig>,
+    /// Teams and their members (user names), the subjects of subscriptions.
+    #[serde(default)]
+    pub teams: BTreeMap<String, TeamConfig>,
+    #[serde(default)]
+    pub silences: Vec<SilenceConfig>,
+    #[serde(default)]
+    pub delivery: DeliveryConfig,
+    /// graph-service's GraphQL, asked what changed since the previous run for messages about a run.
+    pub graph: Option<crate::enrich::GraphConfig>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Links {
+    /// graph-service's web UI, e.g. `https://tekton-graph.example.org`: runs, diffs and images link there.
+    pub ui: Option<url::Url>,
+}
+
+/// Where messages go. Secrets (webhook URLs hold one) are `{ env: … }` or `{ file: … }` references.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase", deny_unknown_fields)]
+pub enum ChannelConfig {
+    /// A Slack incoming webhook: `POST {text}`.
+    #[serde(rename_all = "camelCase")]
+    Slack {
+        webhook_url: SecretRef,
+        /// Template of the message text (default: the trigger's message, else a summary of the event).
+        text: Option<String>,
+    },
+    /// A Discord webhook: `POST {content}` (at most 2000 characters).
+    #[serde(rename_all = "camelCase")]
+    Discord { webhook_url: SecretRef, text: Option<String> },
+    /// Any HTTP endpoint: `POST` a JSON body rendered from a template.
+    #[serde(rename_all = "camelCase")]
+    Webhook {
+        url: url::Url,
+        /// Extra request headers; their values are secrets (e.g. `Authorization`).
+        #[serde(default)]
+        headers: BTreeMap<String, SecretRef>,
+        /// Template of the JSON body (values are written as JSON). Default: trigger, event and links.
+        body: Option<String>,
+    },
+    /// A Tekton Triggers EventListener: `POST` a JSON body, with a shared secret in a header that the
+    /// EventListener's CEL interceptor checks with `compareSecret`.
+    #[serde(rename_all = "camelCase")]
+    EventListener {
+        url: url::Url,
+        secret: Option<SecretRef>,
+        #[serde(default = "default_secret_header")]
+        secret_header: String,
+        body: Option<String>,
+    },
+}
+
+fn default_secret_header() -> String {
+    "X-Tekton-Graph-Secret".into()
+}
+
+impl ChannelConfig {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ChannelConfig::Slack { .. } => "slack",
+            ChannelConfig::Discord { .. } => "discord",
+            ChannelConfig::Webhook { .. } => "webhook",
+            ChannelConfig::EventListener { .. } => "eventListener",
+        }
+    }
+}
+
+/// When to notify: an event type and a condition over the event.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TriggerConfig {
+    /// Event types (`ce-type`); a trailing `*` matches a prefix (`harbor.*`).
+    pub on: OneOrMany,
+    /// CEL over `id`, `type`, `source`, `subject`, `time` and `data`; must be true to notify. Default: always.
+    pub when: Option<String>,
+    /// CEL giving a key (e.g. `data.subject.id`): the trigger notifies once per key, ever.
+    pub once_per: Option<String>,
+    /// Template of the text of messages for people.
+    pub message: Option<String>,
+    /// Template of the JSON body for machines (webhook, eventListener), unless the channel has its own.
+    pub body: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn to_vec(&self) -> Vec<String> {
+        match self {
+            OneOrMany::One(one) => vec![one.clone()],
+            OneOrMany::Many(many) => many.clone(),
+        }
+    }
+}
+
+/// Who wants which triggers on which channels.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SubscriptionConfig {
+    pub team: Option<String>,
+    pub user: Option<String>,
+    pub triggers: Vec<String>,
+    pub channels: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TeamConfig {
+    #[serde(default)]
+    pub members: Vec<String>,
+}
+
+/// Mutes a trigger, a channel, or both, for a time. A muted delivery is recorded as `silenced`, not sent.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SilenceConfig {
+    pub trigger: Option<String>,
+    pub channel: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub until: DateTime<Utc>,
+    pub comment: Option<String>,
+}
+
+/// Retries of a delivery.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeliveryConfig {
+    /// After this many failed attempts a delivery is `dead`.
+    pub max_attempts: u32,
+    /// First retry delay; doubles per attempt (with jitter) up to `maxBackoffSeconds`.
+    pub first_backoff_millis: u64,
+    pub max_backoff_seconds: u64,
+    /// Timeout of one request to a channel.
+    pub timeout_seconds: u64,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig { max_attempts: 8, first_backoff_millis: 500, max_backoff_seconds: 300, timeout_seconds: 10 }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the rule file {path}: {reason}")]
+    Read { path: PathBuf, reason: String },
+    #[error("{path}: {reason}")]
+    Invalid { path: PathBuf, reason: String },
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::Read { path: path.into(), reason: e.to_string() })?;
+        Config::parse(&text).map_err(|reason| ConfigError::Invalid { path: path.into(), reason })
+    }
+
+    /// Parses and checks the references between the parts; CEL and templates are checked by [`crate::rules`].
+    pub fn parse(text: &str) -> Result<Config, String> {
+        let config: Config = serde_yaml_ng::from_str(text).map_err(|e| e.to_string())?;
+        config.check_references()?;
+        Ok(config)
+    }
+
+    fn check_references(&self) -> Result<(), String> {
+        for (i, sub) in self.subscriptions.iter().enumerate() {
+            let at = format!("subscriptions[{i}]");
+            if let Some(team) = &sub.team
+                && !self.teams.contains_key(team)
+            {
+                return Err(format!("{at}: unknown team `{team}` (not in `teams`)"));
+            }
+            if sub.triggers.is_empty() || sub.channels.is_empty() {
+                return Err(format!("{at}: needs at least one trigger and one channel"));
+            }
+            for trigger in &sub.triggers {
+                if !self.triggers.contains_key(trigger) {
+                    return Err(format!("{at}: unknown trigger `{trigger}`"));
+                }
+            }
+            for channel in &sub.channels {
+                if !self.channels.contains_key(channel) {
+                    return Err(format!("{at}: unknown channel `{channel}`"));
+                }
+            }
+        }
+        for (i, silence) in self.silences.iter().enumerate() {
+            let at = format!("silences[{i}]");
+            if let Some(trigger) = &silence.trigger
+                && !self.triggers.contains_key(trigger)
+            {
+                return Err(format!("{at}: unknown trigger `{trigger}`"));
+            }
+            if let Some(channel) = &silence.channel
+                && !self.channels.contains_key(channel)
+            {
+                return Err(format!("{at}: unknown channel `{channel}`"));
+            }
+            if silence.from.is_some_and(|from| from >= silence.until) {
+                return Err(format!("{at}: `from` is not before `until`"));
+            }
+        }
+        for (name, trigger) in &self.triggers {
+            if trigger.on.to_vec().iter().any(|ty| ty.is_empty() || ty[..ty.len() - 1].contains('*')) {
+                return Err(format!("triggers.{name}.on: an event type may only end with `*`"));
+            }
+        }
+        if self.delivery.max_attempts == 0 {
+            return Err("delivery.maxAttempts must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rule_file_parses_with_every_part() {
+        let config = Config::parse(
+            r#"
+links: { ui: "http://localhost:8080" }
+channels:
+  slack: { type: slack, webhookUrl: { env: SLACK_URL } }
+  scan: { type: eventListener, url: "http://el:8080", secret: { file: /run/secret } }
+triggers:
+  failed: { on: dev.cdevents.pipelinerun.finished.0.2.0, when: 'data.x == 1', oncePer: data.subject.id }
+  pushed: { on: [harbor.artifact.pushed, "harbor.scan.*"] }
+teams: { build: { members: [alice] } }
+subscriptions:
+  - { team: build, triggers: [failed, pushed], channels: [slack, scan] }
+silences:
+  - { trigger: failed, until: "2030-01-01T00:00:00Z", comment: maintenance }
+"#,
+        )
+        .expect("valid");
+        assert_eq!(config.channels["scan"].kind(), "eventListener");
+        assert_eq!(config.triggers["pushed"].on.to_vec(), ["harbor.artifact.pushed", "harbor.scan.*"]);
+        assert_eq!(config.subscriptions[0].team.as_deref(), Some("build"));
+    }
+
+    #[test]
+    fn mistakes_name_the_part_and_the_reason() {
+        let base = "channels: { s: { type: slack, webhookUrl: { env: X } } }\ntriggers: { t: { on: a } }\n";
+        for (extra, reason) in [
+            ("subscriptions: [{ triggers: [t], channels: [nope] }]", "unknown channel `nope`"),
+            ("subscriptions: [{ triggers: [u], channels: [s] }]", "unknown trigger `u`"),
+            ("subscriptions: [{ team: x, triggers: [t], channels: [s] }]", "unknown team `x`"),
+            ("silences: [{ channel: q, until: '2030-01-01T00:00:00Z' }]", "silences[0]: unknown channel `q`"),
+            (
+                "delivery: { maxAttempts: 0, firstBackoffMillis: 1, maxBackoffSeconds: 1, timeoutSeconds: 1 }",
+                "maxAttempts",
+            ),
+            ("colour: blue", "unknown field `colour`"),
+        ] {
+            let error = Config::parse(&format!("{base}{extra}")).expect_err(extra);
+            assert!(error.contains(reason), "{extra}: {error}");
+        }
+        let literal = Config::parse("channels: { s: { type: slack, webhookUrl: 'https://hooks.slack.com/x' } }");
+        assert!(literal.is_err(), "a webhook URL written into the file is refused");
+        let wildcard = Config::parse("triggers: { t: { on: 'a*b' } }").expect_err("wildcard inside");
+        assert!(wildcard.contains("only end with"), "{wildcard}");
+    }
+}

@@ -1,0 +1,136 @@
+//! The `notifier` binary: serve (receive events, deliver messages) or check a rule file.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use notifier::Notifier;
+use notifier::config::Config;
+use notifier::rules::Rules;
+use notifier::server::{Access, routes};
+use poem::Server;
+use poem::listener::TcpListener;
+use tekton_graph_access::StaticTokens;
+
+#[derive(Parser)]
+#[command(
+    name = "notifier",
+    version,
+    about = "Turns supply-chain events into messages and pipeline triggers, by rules"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Receive events over HTTP and deliver what the rules ask for.
+    Serve(ServeArgs),
+    /// Check a rule file (references, CEL, templates) without starting; secrets are not read.
+    Check {
+        /// The rule file (YAML).
+        #[arg(long, env = "NOTIFIER_RULES")]
+        rules: PathBuf,
+    },
+    /// A local webhook for trying rules: prints every JSON body it receives, one per line, and answers 200.
+    Receiver {
+        #[arg(long, default_value = "127.0.0.1:9099")]
+        listen: SocketAddr,
+    },
+}
+
+#[poem::handler]
+fn print_body(body: poem::web::Json<serde_json::Value>) -> &'static str {
+    println!("{}", body.0);
+    "ok"
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// The rule file (YAML): channels, triggers, subscriptions, silences.
+    #[arg(long, env = "NOTIFIER_RULES")]
+    rules: PathBuf,
+    /// The outbox and delivery history (SQLite file; created if missing).
+    #[arg(long, env = "NOTIFIER_DB", default_value = "notifier.db")]
+    db: PathBuf,
+    /// Address of the HTTP listener.
+    #[arg(long, env = "NOTIFIER_LISTEN", default_value = "127.0.0.1:8090")]
+    listen: SocketAddr,
+    /// Bearer tokens, one per line: `<token or sha256:HEX> <role>[,<role>] <name>` (as graph-service reads).
+    #[arg(long, env = "NOTIFIER_TOKEN_FILE")]
+    token_file: Option<PathBuf>,
+    /// Serve without authentication on a non-loopback address.
+    #[arg(long, env = "NOTIFIER_INSECURE_NO_AUTH")]
+    insecure_no_auth: bool,
+}
+
+impl ServeArgs {
+    fn access(&self) -> anyhow::Result<Access> {
+        if let Some(path) = &self.token_file {
+            let tokens = StaticTokens::load(path)?;
+            anyhow::ensure!(!tokens.is_empty(), "the token file {} holds no token", path.display());
+            return Ok(Access::Tokens(Arc::new(tokens)));
+        }
+        if self.listen.ip().is_loopback() {
+            return Ok(Access::Open { reason: "loopback".into() });
+        }
+        if self.insecure_no_auth {
+            tracing::warn!(listen = %self.listen, "serving WITHOUT authentication on a non-loopback address (--insecure-no-auth)");
+            return Ok(Access::Open { reason: "insecure-no-auth".into() });
+        }
+        anyhow::bail!(
+            "refusing to serve on {} without authentication: pass --token-file, listen on a loopback address, or pass \
+             --insecure-no-auth",
+            self.listen
+        )
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Check { rules } => {
+            let config = Config::load(&rules)?;
+            Rules::compile(&config)?;
+            println!(
+                "{}: {} channels, {} triggers, {} subscriptions, {} silences",
+                rules.display(),
+                config.channels.len(),
+                config.triggers.len(),
+                config.subscriptions.len(),
+                config.silences.len()
+            );
+            Ok(())
+        }
+        Command::Receiver { listen } => {
+            tracing::info!(%listen, "printing what is posted to any path");
+            let app = poem::Route::new().at("/*path", poem::post(print_body));
+            Server::new(TcpListener::bind(listen)).run(app).await.with_context(|| format!("serving on {listen}"))
+        }
+        Command::Serve(args) => {
+            let access = args.access()?;
+            let config = Config::load(&args.rules)?;
+            let notifier = Notifier::start(&config, &args.db).await?;
+            let listener = TcpListener::bind(args.listen);
+            tracing::info!(listen = %args.listen, rules = %args.rules.display(), db = %args.db.display(),
+                channels = config.channels.len(), triggers = config.triggers.len(), "notifier listening");
+            Server::new(listener)
+                .run_with_graceful_shutdown(
+                    routes(notifier, access),
+                    async {
+                        let _ = tokio::signal::ctrl_c().await;
+                    },
+                    Some(std::time::Duration::from_secs(5)),
+                )
+                .await
+                .with_context(|| format!("serving on {}", args.listen))
+        }
+    }
+}

@@ -1,0 +1,378 @@
+//! The outbox: one SQLite file holding the events seen, the `oncePer` keys used, and every delivery with its
+//! status, attempts and last error — the notifier's memory across restarts.
+//!
+//! An event is acknowledged (HTTP 202) only after [`Outbox::record`] committed it with all its deliveries in one
+//! transaction, so `kill -9` at any moment loses nothing: a delivery stays `pending` until its channel worker
+//! marks it `sent` or `dead`. A delivery whose request went out just before a crash is sent once more after the
+//! restart (at most once more: the mark follows the request); machine channels carry an `Idempotency-Key` so a
+//! receiver can drop that repeat, Slack and Discord cannot.
+//!
+//! Event ids, `(trigger, oncePer key)` and `(event, trigger, channel)` are unique: a redelivered event, or another
+//! event with a used key, adds nothing.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use serde::Serialize;
+
+use crate::event::Incoming;
+use crate::rules::Planned;
+
+/// Schema versions, applied in order; `PRAGMA user_version` holds how many ran.
+const MIGRATIONS: &[&str] = &[include_str!("migrations/001_outbox.sql")];
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    #[error("outbox database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("outbox database {path}: {reason}")]
+    Open { path: String, reason: String },
+    #[error("outbox worker failed: {0}")]
+    Join(String),
+    #[error("cannot encode a delivery body: {0}")]
+    Encode(#[from] serde_json::Error),
+}
+
+pub type Result<T, E = OutboxError> = std::result::Result<T, E>;
+
+/// What recording an event did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Recorded {
+    /// The event id was seen before: nothing was added.
+    pub duplicate: bool,
+    /// Deliveries queued for sending.
+    pub queued: usize,
+    /// Deliveries recorded as silenced.
+    pub silenced: usize,
+    /// Deliveries skipped because their trigger already notified for this `oncePer` key.
+    pub deduplicated: usize,
+    /// Channels that got new deliveries (their workers are woken).
+    #[serde(skip)]
+    pub channels: Vec<String>,
+}
+
+/// A delivery waiting to be sent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pending {
+    pub id: i64,
+    pub event_id: String,
+    pub trigger: String,
+    pub body: String,
+    pub attempts: u32,
+}
+
+impl Pending {
+    /// Stable across retries and restarts: receivers that de-duplicate use it.
+    pub fn idempotency_key(&self) -> String {
+        format!("{}:{}", self.event_id, self.id)
+    }
+}
+
+/// One row of the delivery history.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Delivery {
+    pub id: i64,
+    pub event_id: String,
+    pub event_type: String,
+    pub trigger: String,
+    pub channel: String,
+    pub status: String,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub response: Option<String>,
+    pub created_at: i64,
+    pub finished_at: Option<i64>,
+}
+
+/// Which deliveries to list.
+#[derive(Debug, Clone, Default)]
+pub struct HistoryFilter {
+    pub trigger: Option<String>,
+    pub channel: Option<String>,
+    pub status: Option<String>,
+    pub limit: u32,
+}
+
+#[derive(Clone)]
+pub struct Outbox {
+    db: Arc<Mutex<Connection>>,
+}
+
+impl Outbox {
+    /// Opens (or creates) the outbox file and brings its schema up to date.
+    pub async fn open(path: &Path) -> Result<Outbox> {
+        let path = path.to_path_buf();
+        let connection = tokio::task::spawn_blocking(move || -> Result<Connection> {
+            let open = |reason: String| OutboxError::Open { path: path.display().to_string(), reason };
+            let mut connection = Connection::open(&path).map_err(|e| open(e.to_string()))?;
+            // WAL: readers do not block the writer. NORMAL sync is durable against a process crash (kill -9),
+            // which is what the outbox promises; FULL would also survive a power cut at several times the cost.
+            connection.pragma_update(None, "journal_mode", "WAL").map_err(|e| open(e.to_string()))?;
+            connection.pragma_update(None, "synchronous", "NORMAL")?;
+            connection.pragma_update(None, "foreign_keys", "ON")?;
+            connection.busy_timeout(std::time::Duration::from_secs(5))?;
+            migrate(&mut connection)?;
+            Ok(connection)
+        })
+        .await
+        .map_err(|e| OutboxError::Join(e.to_string()))??;
+        Ok(Outbox { db: Arc::new(Mutex::new(connection)) })
+    }
+
+    async fn with<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut connection = db.lock().map_err(|_| OutboxError::Join("the outbox lock is poisoned".into()))?;
+            f(&mut connection)
+        })
+        .await
+        .map_err(|e| OutboxError::Join(e.to_string()))?
+    }
+
+    /// Records an event and its planned deliveries in one transaction.
+    pub async fn record(&self, event: &Incoming, planned: Vec<Planned>, now_ms: i64) -> Result<Recorded> {
+        let event_json = serde_json::to_string(event)?;
+        let (event_id, event_type) = (event.id.clone(), event.ty.clone());
+        self.with(move |db| {
+            let tx = db.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut recorded = Recorded::default();
+            let inserted = tx.execute(
+                "INSERT OR IGNORE INTO events (id, type, received_at, body) VALUES (?1, ?2, ?3, ?4)",
+                params![event_id, event_type, now_ms, event_json],
+            )?;
+            if inserted == 0 {
+                recorded.duplicate = true;
+                return Ok(recorded);
+            }
+            let mut keys_used: Vec<(String, String)> = Vec::new();
+            for plan in planned {
+                if let Some(key) = &plan.once_key {
+                    let pair = (plan.trigger.clone(), key.clone());
+                    if !keys_used.contains(&pair) {
+                        let fresh = tx.execute(
+                            "INSERT OR IGNORE INTO once_keys (trigger, key, event_id, created_at) VALUES (?1, ?2, ?3, ?4)",
+                            params![plan.trigger, key, event_id, now_ms],
+                        )?;
+                        if fresh == 0 {
+                            recorded.deduplicated += 1;
+                            continue;
+                        }
+                        keys_used.push(pair);
+                    }
+                }
+                let status = if plan.silenced { "silenced" } else { "pending" };
+                tx.execute(
+                    "INSERT OR IGNORE INTO deliveries (event_id, trigger, channel, body, status, attempts, \
+                     next_attempt_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?6)",
+                    params![event_id, plan.trigger, plan.channel, serde_json::to_string(&plan.body)?, status, now_ms],
+                )?;
+                if plan.silenced {
+                    recorded.silenced += 1;
+                } else {
+                    recorded.queued += 1;
+                    if !recorded.channels.contains(&plan.channel) {
+                        recorded.channels.push(plan.channel.clone());
+                    }
+                }
+            }
+            tx.commit()?;
+            Ok(recorded)
+        })
+        .await
+    }
+
+    /// Pending deliveries of `channel` due at `now_ms`, oldest first.
+    pub async fn due(&self, channel: &str, now_ms: i64, limit: u32) -> Result<Vec<Pending>> {
+        let channel = channel.to_string();
+        self.with(move |db| {
+            let mut statement = db.prepare_cached(
+                "SELECT id, event_id, trigger, body, attempts FROM deliveries \
+                 WHERE channel = ?1 AND status = 'pending' AND next_attempt_at <= ?2 ORDER BY id LIMIT ?3",
+            )?;
+            let rows = statement.query_map(params![channel, now_ms, limit], |row| {
+                Ok(Pending {
+                    id: row.get(0)?,
+                    event_id: row.get(1)?,
+                    trigger: row.get(2)?,
+                    body: row.get(3)?,
+                    attempts: row.get(4)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    /// When the next pending delivery of `channel` is due (Unix ms), if any.
+    pub async fn next_due(&self, channel: &str) -> Result<Option<i64>> {
+        let channel = channel.to_string();
+        self.with(move |db| {
+            Ok(db
+                .query_row(
+                    "SELECT MIN(next_attempt_at) FROM deliveries WHERE channel = ?1 AND status = 'pending'",
+                    params![channel],
+                    |row| row.get::<_, Option<i64>>(0),
+                )
+                .optional()?
+                .flatten())
+        })
+        .await
+    }
+
+    pub async fn mark_sent(&self, id: i64, attempts: u32, response: Option<String>, now_ms: i64) -> Result<()> {
+        self.with(move |db| {
+            db.execute(
+                "UPDATE deliveries SET status = 'sent', attempts = ?2, response = ?3, finished_at = ?4 WHERE id = ?1",
+                params![id, attempts, response, now_ms],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn mark_retry(&self, id: i64, attempts: u32, next_attempt_ms: i64, error: String) -> Result<()> {
+        self.with(move |db| {
+            db.execute(
+                "UPDATE deliveries SET attempts = ?2, next_attempt_at = ?3, last_error = ?4 WHERE id = ?1",
+                params![id, attempts, next_attempt_ms, error],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn mark_dead(&self, id: i64, attempts: u32, error: String, now_ms: i64) -> Result<()> {
+        self.with(move |db| {
+            db.execute(
+                "UPDATE deliveries SET status = 'dead', attempts = ?2, last_error = ?3, finished_at = ?4 WHERE id = ?1",
+                params![id, attempts, error, now_ms],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Delivery history, newest first.
+    pub async fn history(&self, filter: HistoryFilter) -> Result<Vec<Delivery>> {
+        self.with(move |db| {
+            let mut statement = db.prepare_cached(
+                "SELECT d.id, d.event_id, e.type, d.trigger, d.channel, d.status, d.attempts, d.last_error, \
+                 d.response, d.created_at, d.finished_at FROM deliveries d JOIN events e ON e.id = d.event_id \
+                 WHERE (?1 IS NULL OR d.trigger = ?1) AND (?2 IS NULL OR d.channel = ?2) \
+                 AND (?3 IS NULL OR d.status = ?3) ORDER BY d.id DESC LIMIT ?4",
+            )?;
+            let rows = statement.query_map(
+                params![filter.trigger, filter.channel, filter.status, filter.limit.max(1)],
+                |row| {
+                    Ok(Delivery {
+                        id: row.get(0)?,
+                        event_id: row.get(1)?,
+                        event_type: row.get(2)?,
+                        trigger: row.get(3)?,
+                        channel: row.get(4)?,
+                        status: row.get(5)?,
+                        attempts: row.get(6)?,
+                        last_error: row.get(7)?,
+                        response: row.get(8)?,
+                        created_at: row.get(9)?,
+                        finished_at: row.get(10)?,
+                    })
+                },
+            )?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+}
+
+fn migrate(connection: &mut Connection) -> Result<()> {
+    let applied: usize = connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if applied > MIGRATIONS.len() {
+        return Err(OutboxError::Open {
+            path: connection.path().unwrap_or("?").to_string(),
+            reason: format!("schema version {applied} is newer than this notifier knows ({})", MIGRATIONS.len()),
+        });
+    }
+    for (version, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+        let tx = connection.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", version + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event(id: &str) -> Incoming {
+        Incoming {
+            id: id.into(),
+            ty: "t".into(),
+            source: "/s".into(),
+            subject: None,
+            time: None,
+            data: json!({}),
+            extensions: Default::default(),
+        }
+    }
+
+    fn plan(trigger: &str, channel: &str, key: Option<&str>, silenced: bool) -> Planned {
+        Planned {
+            trigger: trigger.into(),
+            channel: channel.into(),
+            once_key: key.map(str::to_string),
+            silenced,
+            body: json!({"text": "hi"}),
+        }
+    }
+
+    #[tokio::test]
+    async fn events_keys_and_deliveries_are_recorded_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let outbox = Outbox::open(&dir.path().join("outbox.db")).await.expect("open");
+        let plans = || vec![plan("failed", "a", Some("ci/r1"), false), plan("failed", "b", Some("ci/r1"), true)];
+        let first = outbox.record(&event("e1"), plans(), 1000).await.expect("record");
+        assert_eq!((first.duplicate, first.queued, first.silenced, first.deduplicated), (false, 1, 1, 0));
+        let again = outbox.record(&event("e1"), plans(), 2000).await.expect("record");
+        assert!(again.duplicate);
+        let same_key = outbox.record(&event("e2"), plans(), 3000).await.expect("record");
+        assert_eq!((same_key.queued, same_key.deduplicated), (0, 2));
+        let due = outbox.due("a", 1000, 10).await.expect("due");
+        assert_eq!(due.len(), 1);
+        assert!(outbox.due("b", 5000, 10).await.expect("due").is_empty(), "silenced is never due");
+        outbox.mark_retry(due[0].id, 1, 9000, "503".into()).await.expect("retry");
+        assert!(outbox.due("a", 8999, 10).await.expect("due").is_empty());
+        assert_eq!(outbox.next_due("a").await.expect("next"), Some(9000));
+        outbox.mark_sent(due[0].id, 2, Some("ok".into()), 9001).await.expect("sent");
+        assert_eq!(outbox.next_due("a").await.expect("next"), None);
+        let history = outbox.history(HistoryFilter { limit: 10, ..Default::default() }).await.expect("history");
+        let statuses: Vec<_> = history.iter().map(|d| (d.channel.as_str(), d.status.as_str(), d.attempts)).collect();
+        assert_eq!(statuses, [("b", "silenced", 0), ("a", "sent", 2)]);
+    }
+
+    #[tokio::test]
+    async fn the_file_survives_a_reopen_and_a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("outbox.db");
+        let outbox = Outbox::open(&path).await.expect("open");
+        outbox.record(&event("e1"), vec![plan("t", "a", None, false)], 1).await.expect("record");
+        drop(outbox);
+        let reopened = Outbox::open(&path).await.expect("reopen");
+        assert_eq!(reopened.due("a", 1, 10).await.expect("due").len(), 1);
+        drop(reopened);
+        let connection = Connection::open(&path).expect("open raw");
+        connection.pragma_update(None, "user_version", 99).expect("bump");
+        drop(connection);
+        let error = Outbox::open(&path).await.err().expect("refused").to_string();
+        assert!(error.contains("schema version 99 is newer"), "{error}");
+    }
+}

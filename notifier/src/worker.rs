@@ -1,0 +1,157 @@
+//! One worker per channel sends that channel's pending deliveries in order, so a slow or dead channel never
+//! delays another. It sleeps until the next delivery is due or the recorder wakes it, honours the pauses a
+//! service asks for (429 `Retry-After`, Discord's exhausted budget) for the whole channel, retries with
+//! exponential backoff and jitter, and marks a delivery `dead` after a permanent error or the last attempt.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use crate::channel::{Outcome, Sender};
+use crate::config::DeliveryConfig;
+use crate::outbox::{Outbox, OutboxError};
+
+/// Deliveries read from the outbox per round.
+const BATCH: u32 = 64;
+/// A worker looks at the outbox at least this often, even without a wake-up.
+const IDLE_POLL: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub first_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl From<&DeliveryConfig> for RetryPolicy {
+    fn from(config: &DeliveryConfig) -> Self {
+        RetryPolicy {
+            max_attempts: config.max_attempts,
+            first_backoff: Duration::from_millis(config.first_backoff_millis),
+            max_backoff: Duration::from_secs(config.max_backoff_seconds),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The delay before attempt `attempts + 1`, after `attempts` failures (≥ 1).
+    pub fn backoff(&self, attempts: u32) -> Duration {
+        ExponentialBuilder::new()
+            .with_min_delay(self.first_backoff)
+            .with_max_delay(self.max_backoff)
+            .with_jitter()
+            .without_max_times()
+            .build()
+            .nth(attempts.saturating_sub(1) as usize)
+            .unwrap_or(self.max_backoff)
+    }
+}
+
+pub struct Worker {
+    pub channel: String,
+    pub sender: Sender,
+    pub outbox: Outbox,
+    pub wake: Arc<Notify>,
+    pub policy: RetryPolicy,
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+impl Worker {
+    /// Runs until the task is dropped. Outbox errors are logged and retried after a pause.
+    pub async fn run(self) {
+        let mut paused_until: Option<Instant> = None;
+        loop {
+            match self.round(&mut paused_until).await {
+                Ok(true) => continue,
+                Ok(false) => self.idle().await,
+                Err(e) => {
+                    tracing::error!(channel = %self.channel, error = %e, "outbox unavailable; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+
+    /// Waits for a wake-up or until the next retry is due.
+    async fn idle(&self) {
+        let wait = match self.outbox.next_due(&self.channel).await {
+            Ok(Some(due)) => Duration::from_millis((due - now_ms()).clamp(0, IDLE_POLL.as_millis() as i64) as u64),
+            _ => IDLE_POLL,
+        };
+        if wait.is_zero() {
+            return;
+        }
+        let _ = tokio::time::timeout(wait, self.wake.notified()).await;
+    }
+
+    /// Sends what is due; true when it did something (look again at once).
+    async fn round(&self, paused_until: &mut Option<Instant>) -> Result<bool, OutboxError> {
+        // A pause ends before the outbox is read, so a delivery held back by it keeps its place in the order.
+        if let Some(until) = paused_until.take() {
+            tokio::time::sleep_until(until).await;
+        }
+        let due = self.outbox.due(&self.channel, now_ms(), BATCH).await?;
+        if due.is_empty() {
+            return Ok(false);
+        }
+        for delivery in due {
+            let attempts = delivery.attempts + 1;
+            match self.sender.send(&delivery).await {
+                Outcome::Sent { response, pause } => {
+                    self.outbox.mark_sent(delivery.id, attempts, response, now_ms()).await?;
+                    if let Some(pause) = pause {
+                        *paused_until = Some(Instant::now() + pause);
+                        return Ok(true);
+                    }
+                }
+                Outcome::Permanent { error } => {
+                    tracing::warn!(channel = %self.channel, delivery = delivery.id, %error, "delivery failed for good");
+                    self.outbox.mark_dead(delivery.id, attempts, error, now_ms()).await?;
+                }
+                Outcome::Retry { error, after } => {
+                    if attempts >= self.policy.max_attempts {
+                        tracing::warn!(channel = %self.channel, delivery = delivery.id, %error, attempts,
+                            "delivery is dead after its last attempt");
+                        self.outbox.mark_dead(delivery.id, attempts, error, now_ms()).await?;
+                        continue;
+                    }
+                    let delay = after.unwrap_or_default().max(self.policy.backoff(attempts));
+                    tracing::info!(channel = %self.channel, delivery = delivery.id, %error, attempts,
+                        retry_in_ms = delay.as_millis() as u64, "delivery will be retried");
+                    self.outbox.mark_retry(delivery.id, attempts, now_ms() + delay.as_millis() as i64, error).await?;
+                    if let Some(after) = after {
+                        // The service rate-limits the channel, not one message: hold every delivery back.
+                        *paused_until = Some(Instant::now() + after);
+                        return Ok(true);
+                    }
+                }
+            }
+        }
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_with_jitter_up_to_the_cap() {
+        let policy = RetryPolicy {
+            max_attempts: 10,
+            first_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(2),
+        };
+        let first = policy.backoff(1);
+        assert!(first >= Duration::from_millis(100) && first <= Duration::from_millis(200), "{first:?}");
+        let fourth = policy.backoff(4);
+        assert!(fourth >= Duration::from_millis(800), "{fourth:?}");
+        assert!(policy.backoff(30) <= Duration::from_secs(4), "capped (jitter adds at most the delay again)");
+    }
+}
