@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
 # Real Apache Kafka (KRaft, single node), real Neo4j Community, a real Kubernetes API server (kube-apiserver on
-# etcd, with Tekton's PipelineRun/TaskRun CRDs) and a real OpenID Connect provider (Dex) on 127.0.0.1, for tests
-# and CI, without Docker.
+# etcd, with Tekton's PipelineRun/TaskRun CRDs), a real OpenID Connect provider (Dex) and a real SMTP server with
+# an HTTP API (Mailpit) on 127.0.0.1, for tests and CI, without Docker.
 #
-#   scripts/services.sh up [kafka|neo4j|kube|dex]  fetch (first time), start from a clean state, wait until each answers
-#   scripts/services.sh down [kafka|neo4j|kube|dex]  stop (SIGTERM, then SIGKILL after $SERVICES_STOP_TIMEOUT s)
-#   scripts/services.sh status                print whether each answers (exit 0 only if all four do)
+#   scripts/services.sh up [kafka|neo4j|kube|dex|mailpit]  fetch (first time), start from a clean state, wait until
+#                                             each answers
+#   scripts/services.sh down [kafka|neo4j|kube|dex|mailpit]  stop (SIGTERM, then SIGKILL after $SERVICES_STOP_TIMEOUT s)
+#   scripts/services.sh status                print whether each answers (exit 0 only if all five do)
 #   scripts/services.sh env                   print export lines: eval "$(scripts/services.sh env)"
 #   scripts/services.sh restart-kafka [--hard]  stop and start Kafka, keeping its data (restart/crash tests;
 #   scripts/services.sh restart-neo4j [--hard]  --hard kills with SIGKILL instead of a clean stop)
 #   scripts/services.sh restart-kube-apiserver [--hard]  the same for kube-apiserver (etcd and its data stay up)
 #   scripts/services.sh restart-dex [--hard]  stop and start Dex with the same config: new signing keys (key rotation)
-#   scripts/services.sh fetch                 only download (Kafka, Neo4j) and build (kube, dex) the engines into the
-#                                             cache (the two Go builds run side by side)
+#   scripts/services.sh fetch                 only download (Kafka, Neo4j) and build (kube, dex, mailpit) the engines
+#                                             into the cache (the three Go builds run side by side)
 #   scripts/services.sh kafka-cli CLASS ARGS  run a Kafka tool class (e.g. org.apache.kafka.tools.TopicCommand)
 #   scripts/services.sh kube-smoke            create a tekton.dev/v1 PipelineRun, set its status, read it and watch it
 #   scripts/services.sh dex-token USER        print an ID token for USER (alice or alice@example.com) from a password
@@ -23,13 +24,15 @@
 # kube-apiserver and etcd are built with `go` from the Go module proxy (the module in scripts/kube/ pins both) into
 # $TEKTON_GRAPH_CACHE/kube-<version>/bin, reused once complete (a cold build takes minutes; modules are kept in
 # $TEKTON_GRAPH_CACHE/go/mod). The Tekton CRDs come from testdata/kubernetes/tekton-crds.json.
-# Dex is built the same way from the module in scripts/dex/ into $TEKTON_GRAPH_CACHE/dex-<version>/bin.
+# Dex is built the same way from the module in scripts/dex/ into $TEKTON_GRAPH_CACHE/dex-<version>/bin, and Mailpit
+# from scripts/mailpit/ into $TEKTON_GRAPH_CACHE/mailpit-<version>/bin (its code is in scripts/services/mailpit.sh).
 # Runtime state (config, data, logs, pid files) lives in ${TEKTON_GRAPH_RUN:-/tmp/tekton-graph-services}.
 #
 # Settings (environment, with defaults):
 #   KAFKA_PORT=19092 KAFKA_CONTROLLER_PORT=19093 KAFKA_SASL_PORT=19094 (SASL_SSL, SCRAM-SHA-512) NEO4J_BOLT_PORT=17687 NEO4J_HTTP_PORT=17474
 #   ETCD_PORT=12379 ETCD_PEER_PORT=12380 KUBE_APISERVER_PORT=16443 KUBE_SERVICE_CIDR=10.96.0.0/16
 #   DEX_PORT=15556 GRAPH_TEST_UI_PORT=18080 (where the UI tests serve graph-service: Dex's redirect URIs)
+#   MAILPIT_SMTP_PORT=11025 MAILPIT_HTTP_PORT=18025
 #   NEO4J_PASSWORD=tekton-graph-test (a throwaway test password; user is always neo4j)
 #   DEX_PASSWORD=tekton-graph-test (a throwaway test password, the same for every Dex user)
 #   KAFKA_VERSION=4.1.1 NEO4J_VERSION=5.26.30 SERVICES_TIMEOUT=120 SERVICES_STOP_TIMEOUT=60
@@ -44,6 +47,11 @@
 # alice@example.com [team-a], bob@example.com [team-b], harvester@example.com [ingesters], admin@example.com
 # [admins] and nobody@example.com (no groups). `env` prints DEX_ISSUER, DEX_CLIENT_ID, DEX_CLIENT_SECRET,
 # DEX_PASSWORD and GRAPH_TEST_UI_PORT.
+# Mailpit (the version scripts/mailpit/go.mod pins) takes SMTP on 127.0.0.1:$MAILPIT_SMTP_PORT with STARTTLS
+# required (a throwaway CA per `up`) and AUTH required (user tekton-graph, password random per `up`), keeps the mail
+# in a database new per `up`, and serves its API on http://127.0.0.1:$MAILPIT_HTTP_PORT, with chaos on (PUT
+# /api/v1/chaos makes SMTP commands fail). `env` prints MAILPIT_SMTP, MAILPIT_API, MAILPIT_USER,
+# MAILPIT_PASSWORD_FILE and MAILPIT_CA_FILE.
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -1011,17 +1019,23 @@ dex_token() { # user (alice or alice@example.com)
 }
 
 # ---------------------------------------------------------------------------------------------------------------
+# Mailpit, in a file of its own (the first engine split out of this script).
+# shellcheck source-path=SCRIPTDIR source=services/mailpit.sh
+source "$SUPPORT_DIR/mailpit.sh"
+
+# ---------------------------------------------------------------------------------------------------------------
 # Commands.
-engines_from_args() { # [kafka|neo4j|kube|dex|all]
+engines_from_args() { # [kafka|neo4j|kube|dex|mailpit|all]
   case "${1:-all}" in
-    all) echo "kafka neo4j kube dex" ;;
-    kafka | neo4j | kube | dex) echo "$1" ;;
-    *) die "unknown engine '$1' (kafka, neo4j, kube, dex or nothing for all four)" ;;
+    all) echo "kafka neo4j kube dex mailpit" ;;
+    kafka | neo4j | kube | dex | mailpit) echo "$1" ;;
+    *) die "unknown engine '$1' (kafka, neo4j, kube, dex, mailpit or nothing for all five)" ;;
   esac
 }
 
-# Runs the named functions (fetch_all, kube_build, dex_build) as background jobs and waits for all of them; fails
-# if any failed. Cold Go builds take minutes each: side by side, one compiles while the other downloads modules.
+# Runs the named functions (fetch_all, kube_build, dex_build, mailpit_build) as background jobs and waits for all of
+# them; fails if any failed. Cold Go builds take minutes each: side by side, one compiles while another downloads
+# modules.
 side_by_side() { # function...
   local pids=() names=() failed=() i
   for i in "$@"; do
@@ -1051,18 +1065,25 @@ cmd_up() {
     ensure_dex_tools
     prepare+=(dex_build)
   fi
+  if [[ " $engines " == *" mailpit "* ]]; then
+    ensure_mailpit_tools
+    prepare+=(mailpit_build)
+  fi
   # Downloads and builds side by side (each returns at once when its engine is in the cache).
   side_by_side "${prepare[@]}"
   mkdir -p "$RUN_DIR"
-  # Start all, then wait for all: the JVMs, kube-apiserver and Dex boot side by side (Neo4j first: it takes longer).
+  # Start all, then wait for all: the JVMs, kube-apiserver, Dex and Mailpit boot side by side (Neo4j first: it takes
+  # longer).
   [[ " $engines " == *" neo4j "* ]] && neo4j_start_fresh
   [[ " $engines " == *" kafka "* ]] && kafka_start_fresh
   [[ " $engines " == *" kube "* ]] && kube_start_fresh
   [[ " $engines " == *" dex "* ]] && dex_start_fresh
+  [[ " $engines " == *" mailpit "* ]] && mailpit_start_fresh
   [[ " $engines " == *" kafka "* ]] && kafka_wait
   [[ " $engines " == *" neo4j "* ]] && neo4j_wait
   [[ " $engines " == *" kube "* ]] && kube_wait
   [[ " $engines " == *" dex "* ]] && dex_wait
+  [[ " $engines " == *" mailpit "* ]] && mailpit_wait
   log "up: $engines (state in $RUN_DIR)"
 }
 
@@ -1076,6 +1097,7 @@ cmd_down() {
     stop_service etcd "$ETCD_PID_FILE"
   fi
   [[ " $engines " == *" dex "* ]] && stop_service dex "$DEX_PID_FILE"
+  [[ " $engines " == *" mailpit "* ]] && stop_service mailpit "$MAILPIT_PID_FILE"
   log "down: $engines"
 }
 
@@ -1122,6 +1144,7 @@ cmd_status() {
     echo "dex: down"
     ok=1
   fi
+  mailpit_status || ok=1
   return "$ok"
 }
 
@@ -1143,6 +1166,7 @@ cmd_env() {
   printf 'export DEX_CLIENT_SECRET=%q\n' "$(dex_client_secret || true)"
   printf 'export DEX_PASSWORD=%q\n' "$DEX_PASSWORD"
   printf 'export GRAPH_TEST_UI_PORT=%q\n' "$GRAPH_TEST_UI_PORT"
+  mailpit_env
 }
 
 usage() {
@@ -1161,7 +1185,8 @@ main() {
       ensure_tools
       ensure_kube_tools
       ensure_dex_tools
-      side_by_side fetch_all kube_build dex_build
+      ensure_mailpit_tools
+      side_by_side fetch_all kube_build dex_build mailpit_build
       ;;
     restart-kafka)
       ensure_tools

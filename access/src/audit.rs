@@ -24,7 +24,39 @@ pub struct AuditRecord<'a> {
     pub reason: Option<String>,
 }
 
-impl AuditRecord<'_> {
+impl<'a> AuditRecord<'a> {
+    /// A request that was let through and answered `status`.
+    pub fn allowed(
+        subject: Option<&'a str>,
+        auth: Option<&'a str>,
+        action: String,
+        remote: String,
+        status: u16,
+    ) -> Self {
+        AuditRecord { time: Self::now(), decision: "allowed", subject, auth, action, remote, status, reason: None }
+    }
+
+    /// A request that was refused with `status`, and why.
+    pub fn denied(
+        subject: Option<&'a str>,
+        auth: Option<&'a str>,
+        action: String,
+        remote: String,
+        status: u16,
+        reason: String,
+    ) -> Self {
+        AuditRecord {
+            time: Self::now(),
+            decision: "denied",
+            subject,
+            auth,
+            action,
+            remote,
+            status,
+            reason: Some(reason),
+        }
+    }
+
     pub fn now() -> String {
         Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
     }

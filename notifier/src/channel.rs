@@ -6,8 +6,11 @@
 //! | Slack incoming webhook | 200 `ok` | 429 `Retry-After`, 5xx | 400 `invalid_payload`, 403, 404 `channel_not_found`, 410 `channel_is_archived` |
 //! | Discord webhook | 204 / 200; `X-RateLimit-Remaining: 0` pauses the channel for `X-RateLimit-Reset-After` | 429 `Retry-After` / `retry_after`, 5xx | 400 (`50006`), 401, 403, 404 (`10015` unknown webhook) |
 //! | webhook, EventListener | 2xx (an EventListener's `eventID` is kept) | 408, 429 `Retry-After`, 5xx | other 4xx |
+//! | e-mail ([`email`]) | 2xx reply to `DATA` | 4xx replies, connection and TLS failures | 5xx replies, bad addresses |
 //!
 //! Any network failure is retried. Error texts never contain the URL: a webhook URL is a secret.
+
+pub mod email;
 
 use std::time::Duration;
 
@@ -47,16 +50,46 @@ enum Kind {
     EventListener,
 }
 
-/// A channel ready to send: its URL and headers resolved (secrets included), and an HTTP client.
-pub struct Sender {
+/// A channel ready to send.
+pub enum Sender {
+    Http(HttpSender),
+    Email(email::EmailSender),
+}
+
+impl Sender {
+    pub fn build(name: &str, config: &ChannelConfig, timeout: Duration) -> Result<Sender, ChannelError> {
+        match config {
+            ChannelConfig::Email { .. } => Ok(Sender::Email(email::EmailSender::build(name, config, timeout)?)),
+            _ => Ok(Sender::Http(HttpSender::build(name, config, timeout)?)),
+        }
+    }
+
+    /// Slack, Discord and e-mail: one request at a time, in order.
+    pub fn in_order(&self) -> bool {
+        match self {
+            Sender::Http(http) => matches!(http.kind, Kind::Slack | Kind::Discord),
+            Sender::Email(_) => true,
+        }
+    }
+
+    pub async fn send(&self, delivery: &Pending) -> Outcome {
+        match self {
+            Sender::Http(http) => http.send(delivery).await,
+            Sender::Email(email) => email.send(delivery).await,
+        }
+    }
+}
+
+/// An HTTP channel: its URL and headers resolved (secrets included), and a client.
+pub struct HttpSender {
     kind: Kind,
     url: reqwest::Url,
     headers: HeaderMap,
     client: reqwest::Client,
 }
 
-impl Sender {
-    pub fn build(name: &str, config: &ChannelConfig, timeout: Duration) -> Result<Sender, ChannelError> {
+impl HttpSender {
+    fn build(name: &str, config: &ChannelConfig, timeout: Duration) -> Result<HttpSender, ChannelError> {
         let invalid = |reason: String| ChannelError::Invalid { channel: name.to_string(), reason };
         let secret = |r: &crate::secret::SecretRef| {
             r.resolve().map_err(|source| ChannelError::Secret { channel: name.to_string(), source })
@@ -92,6 +125,7 @@ impl Sender {
                 }
                 (Kind::EventListener, url.clone())
             }
+            ChannelConfig::Email { .. } => return Err(invalid("not an HTTP channel".into())),
         };
         if !matches!(url.scheme(), "http" | "https") {
             return Err(invalid(format!("only http(s) URLs can be called, not `{}:`", url.scheme())));
@@ -101,10 +135,10 @@ impl Sender {
             .user_agent(concat!("tekton-graph-notifier/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| invalid(format!("cannot build an HTTP client: {e}")))?;
-        Ok(Sender { kind, url, headers, client })
+        Ok(HttpSender { kind, url, headers, client })
     }
 
-    pub async fn send(&self, delivery: &Pending) -> Outcome {
+    async fn send(&self, delivery: &Pending) -> Outcome {
         let mut request = self
             .client
             .post(self.url.clone())
@@ -172,9 +206,13 @@ fn seconds(text: Option<&str>) -> Option<Duration> {
 }
 
 fn transport_error(e: reqwest::Error) -> String {
-    let e = e.without_url();
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(&e);
+    error_chain(&e.without_url())
+}
+
+/// An error with its causes: client libraries' own messages ("error sending request") hide them.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
     while let Some(cause) = source {
         text.push_str(": ");
         text.push_str(&cause.to_string());

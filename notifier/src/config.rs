@@ -92,6 +92,24 @@ pub enum ChannelConfig {
         secret_header: String,
         body: Option<String>,
     },
+    /// E-mail over SMTP, plain text.
+    #[serde(rename_all = "camelCase")]
+    Email {
+        /// `smtp://HOST:PORT` (STARTTLS required; 587 by default), `smtps://HOST:PORT` (TLS from the first byte;
+        /// 465), or `smtp+insecure://HOST:PORT` (no TLS at all: only for a relay on loopback).
+        server: url::Url,
+        username: Option<String>,
+        password: Option<SecretRef>,
+        /// A PEM file of extra root certificates (a private CA), trusted besides the public ones.
+        ca_file: Option<PathBuf>,
+        /// `Name <address>` or an address.
+        from: String,
+        to: Vec<String>,
+        /// Template of the subject (default: the first line of the text).
+        subject: Option<String>,
+        /// Template of the text (default: the trigger's message, else a summary of the event).
+        text: Option<String>,
+    },
 }
 
 fn default_secret_header() -> String {
@@ -105,6 +123,7 @@ impl ChannelConfig {
             ChannelConfig::Discord { .. } => "discord",
             ChannelConfig::Webhook { .. } => "webhook",
             ChannelConfig::EventListener { .. } => "eventListener",
+            ChannelConfig::Email { .. } => "email",
         }
     }
 }
@@ -180,11 +199,25 @@ pub struct DeliveryConfig {
     pub max_backoff_seconds: u64,
     /// Timeout of one request to a channel.
     pub timeout_seconds: u64,
+    /// Requests one webhook or EventListener channel has in flight at once. Slack, Discord and e-mail always
+    /// send one at a time, in order (their rate limits and threads want it).
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+}
+
+fn default_concurrency() -> usize {
+    8
 }
 
 impl Default for DeliveryConfig {
     fn default() -> Self {
-        DeliveryConfig { max_attempts: 8, first_backoff_millis: 500, max_backoff_seconds: 300, timeout_seconds: 10 }
+        DeliveryConfig {
+            max_attempts: 8,
+            first_backoff_millis: 500,
+            max_backoff_seconds: 300,
+            timeout_seconds: 10,
+            concurrency: default_concurrency(),
+        }
     }
 }
 
@@ -255,6 +288,9 @@ impl Config {
         }
         if self.delivery.max_attempts == 0 {
             return Err("delivery.maxAttempts must be at least 1".into());
+        }
+        if !(1..=256).contains(&self.delivery.concurrency) {
+            return Err("delivery.concurrency must be between 1 and 256".into());
         }
         Ok(())
     }

@@ -63,6 +63,20 @@ impl Incoming {
     }
 }
 
+/// An event of `ty` about `ci/build-1` with `data`, for unit tests.
+#[cfg(test)]
+pub(crate) fn test_event(ty: &str, data: Value) -> Incoming {
+    Incoming {
+        id: "e1".into(),
+        ty: ty.into(),
+        source: "/test".into(),
+        subject: Some("ci/build-1".into()),
+        time: None,
+        data,
+        extensions: Default::default(),
+    }
+}
+
 /// Decodes an HTTP request: a CloudEvent in binary mode (`ce-specversion` header), in structured mode (the
 /// CloudEvents media type, or a JSON object with `specversion`), or a Harbor `Default` webhook (`type` and
 /// `event_data`).

@@ -80,7 +80,8 @@ impl Notifier {
         for (channel, sender) in senders {
             let wake = Arc::new(Notify::new());
             wakes.insert(channel.clone(), wake.clone());
-            let worker = Worker { channel, sender, outbox: outbox.clone(), wake, policy: policy.clone() };
+            let concurrency = if sender.in_order() { 1 } else { config.delivery.concurrency };
+            let worker = Worker { channel, sender, concurrency, outbox: outbox.clone(), wake, policy: policy.clone() };
             workers.push(tokio::spawn(worker.run()));
         }
         Ok(Arc::new(Notifier { rules, graph, outbox, wakes, workers }))

@@ -70,6 +70,14 @@ impl Pending {
     }
 }
 
+/// The outcome of an attempt, to record.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mark {
+    Sent { id: i64, attempts: u32, response: Option<String>, now: i64 },
+    Retry { id: i64, attempts: u32, next_attempt_ms: i64, error: String },
+    Dead { id: i64, attempts: u32, error: String, now: i64 },
+}
+
 /// One row of the delivery history.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -225,34 +233,29 @@ impl Outbox {
         .await
     }
 
-    pub async fn mark_sent(&self, id: i64, attempts: u32, response: Option<String>, now_ms: i64) -> Result<()> {
+    /// Records the outcomes of attempts, all in one transaction.
+    pub async fn finish(&self, marks: Vec<Mark>) -> Result<()> {
         self.with(move |db| {
-            db.execute(
-                "UPDATE deliveries SET status = 'sent', attempts = ?2, response = ?3, finished_at = ?4 WHERE id = ?1",
-                params![id, attempts, response, now_ms],
-            )?;
-            Ok(())
-        })
-        .await
-    }
-
-    pub async fn mark_retry(&self, id: i64, attempts: u32, next_attempt_ms: i64, error: String) -> Result<()> {
-        self.with(move |db| {
-            db.execute(
-                "UPDATE deliveries SET attempts = ?2, next_attempt_at = ?3, last_error = ?4 WHERE id = ?1",
-                params![id, attempts, next_attempt_ms, error],
-            )?;
-            Ok(())
-        })
-        .await
-    }
-
-    pub async fn mark_dead(&self, id: i64, attempts: u32, error: String, now_ms: i64) -> Result<()> {
-        self.with(move |db| {
-            db.execute(
-                "UPDATE deliveries SET status = 'dead', attempts = ?2, last_error = ?3, finished_at = ?4 WHERE id = ?1",
-                params![id, attempts, error, now_ms],
-            )?;
+            let tx = db.transaction()?;
+            for mark in marks {
+                match mark {
+                    Mark::Sent { id, attempts, response, now } => tx.execute(
+                        "UPDATE deliveries SET status = 'sent', attempts = ?2, response = ?3, finished_at = ?4 \
+                         WHERE id = ?1",
+                        params![id, attempts, response, now],
+                    )?,
+                    Mark::Retry { id, attempts, next_attempt_ms, error } => tx.execute(
+                        "UPDATE deliveries SET attempts = ?2, next_attempt_at = ?3, last_error = ?4 WHERE id = ?1",
+                        params![id, attempts, next_attempt_ms, error],
+                    )?,
+                    Mark::Dead { id, attempts, error, now } => tx.execute(
+                        "UPDATE deliveries SET status = 'dead', attempts = ?2, last_error = ?3, finished_at = ?4 \
+                         WHERE id = ?1",
+                        params![id, attempts, error, now],
+                    )?,
+                };
+            }
+            tx.commit()?;
             Ok(())
         })
         .await
@@ -349,10 +352,16 @@ mod tests {
         let due = outbox.due("a", 1000, 10).await.expect("due");
         assert_eq!(due.len(), 1);
         assert!(outbox.due("b", 5000, 10).await.expect("due").is_empty(), "silenced is never due");
-        outbox.mark_retry(due[0].id, 1, 9000, "503".into()).await.expect("retry");
+        outbox
+            .finish(vec![Mark::Retry { id: due[0].id, attempts: 1, next_attempt_ms: 9000, error: "503".into() }])
+            .await
+            .expect("retry");
         assert!(outbox.due("a", 8999, 10).await.expect("due").is_empty());
         assert_eq!(outbox.next_due("a").await.expect("next"), Some(9000));
-        outbox.mark_sent(due[0].id, 2, Some("ok".into()), 9001).await.expect("sent");
+        outbox
+            .finish(vec![Mark::Sent { id: due[0].id, attempts: 2, response: Some("ok".into()), now: 9001 }])
+            .await
+            .expect("sent");
         assert_eq!(outbox.next_due("a").await.expect("next"), None);
         let history = outbox.history(HistoryFilter { limit: 10, ..Default::default() }).await.expect("history");
         let statuses: Vec<_> = history.iter().map(|d| (d.channel.as_str(), d.status.as_str(), d.attempts)).collect();

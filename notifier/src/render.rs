@@ -20,6 +20,9 @@ const DISCORD_MAX_CHARS: usize = 2000;
 /// Slack truncates messages over 40,000 characters; we stop well before.
 const SLACK_MAX_CHARS: usize = 8000;
 
+/// Subjects longer than this are cut (mail clients show far less).
+const SUBJECT_MAX_CHARS: usize = 200;
+
 const DEFAULT_TEXT: &str = include_str!("templates/message.txt.j2");
 
 /// What templates see besides the event: what changed since the previous run (see [`crate::enrich`]).
@@ -45,6 +48,7 @@ pub struct Templates {
     trigger_message: BTreeMap<String, String>,
     trigger_body: BTreeMap<String, String>,
     channel_text: BTreeMap<String, String>,
+    channel_subject: BTreeMap<String, String>,
     channel_body: BTreeMap<String, String>,
 }
 
@@ -70,6 +74,7 @@ impl Templates {
             trigger_message: BTreeMap::new(),
             trigger_body: BTreeMap::new(),
             channel_text: BTreeMap::new(),
+            channel_subject: BTreeMap::new(),
             channel_body: BTreeMap::new(),
         };
         templates.add("default.txt".into(), DEFAULT_TEXT.into())?;
@@ -88,6 +93,14 @@ impl Templates {
         for (name, channel) in &config.channels {
             let (text, body) = match channel {
                 ChannelConfig::Slack { text, .. } | ChannelConfig::Discord { text, .. } => (text, &None),
+                ChannelConfig::Email { text, subject, .. } => {
+                    if let Some(source) = subject {
+                        let id = format!("channels.{name}.subject.txt");
+                        templates.add(id.clone(), source.clone())?;
+                        templates.channel_subject.insert(name.clone(), id);
+                    }
+                    (text, &None)
+                }
                 ChannelConfig::Webhook { body, .. } | ChannelConfig::EventListener { body, .. } => (&None, body),
             };
             if let Some(source) = text {
@@ -152,6 +165,16 @@ impl Templates {
             ChannelConfig::Discord { .. } => {
                 Ok(json!({ "content": truncate(&self.text(trigger, channel, event, extra)?, DISCORD_MAX_CHARS) }))
             }
+            ChannelConfig::Email { .. } => {
+                let text = self.text(trigger, channel, event, extra)?;
+                let subject = match self.channel_subject.get(channel) {
+                    Some(name) => self.render(name, trigger, channel, event, extra)?,
+                    None => text.lines().next().unwrap_or_default().to_string(),
+                };
+                // A subject is one line.
+                let subject = subject.split_whitespace().collect::<Vec<_>>().join(" ");
+                Ok(json!({ "subject": truncate(&subject, SUBJECT_MAX_CHARS), "text": text }))
+            }
             ChannelConfig::Webhook { .. } | ChannelConfig::EventListener { .. } => {
                 let Some(name) = self.channel_body.get(channel).or_else(|| self.trigger_body.get(trigger)) else {
                     return Ok(json!({
@@ -214,18 +237,7 @@ fn segment(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn event(ty: &str, data: Value) -> Incoming {
-        Incoming {
-            id: "e1".into(),
-            ty: ty.into(),
-            source: "/test".into(),
-            subject: Some("ci/build-1".into()),
-            time: None,
-            data,
-            extensions: Default::default(),
-        }
-    }
+    use crate::event::test_event as event;
 
     fn templates(yaml: &str) -> (Templates, Config) {
         let config = Config::parse(yaml).expect("config");

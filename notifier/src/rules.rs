@@ -194,19 +194,8 @@ fn key_text(value: &CelValue) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::test_event as event;
     use serde_json::json;
-
-    fn event(ty: &str, data: Value) -> Incoming {
-        Incoming {
-            id: "e1".into(),
-            ty: ty.into(),
-            source: "/test".into(),
-            subject: Some("ci/build-1".into()),
-            time: None,
-            data,
-            extensions: Default::default(),
-        }
-    }
 
     fn rules(yaml: &str) -> Rules {
         Rules::compile(&Config::parse(yaml).expect("config")).expect("rules")

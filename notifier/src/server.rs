@@ -23,6 +23,8 @@ use crate::outbox::HistoryFilter;
 pub const MAX_EVENT_BYTES: usize = 1024 * 1024;
 /// Longest a request may take, recording included.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How callers authenticate here, in audit lines (graph-service's name for the same method).
+const STATIC_TOKEN: &str = "staticToken";
 /// Most history rows one request returns.
 pub const MAX_HISTORY_ROWS: u32 = 500;
 
@@ -177,17 +179,9 @@ impl<E: Endpoint> Endpoint for RequireTokenEndpoint<E> {
             Some(_) => None,
         };
         if let Some((status, message, reason)) = denial {
-            AuditRecord {
-                time: AuditRecord::now(),
-                decision: "denied",
-                subject: entry.map(|e| e.subject.as_str()),
-                auth: entry.map(|_| "staticToken"),
-                action,
-                remote: remote(&req),
-                status: status.as_u16(),
-                reason: Some(reason),
-            }
-            .emit();
+            let subject = entry.map(|e| e.subject.as_str());
+            AuditRecord::denied(subject, entry.map(|_| STATIC_TOKEN), action, remote(&req), status.as_u16(), reason)
+                .emit();
             let mut response = Response::builder().status(status).body(message);
             if status == StatusCode::UNAUTHORIZED {
                 response.headers_mut().insert(http::header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Bearer"));
@@ -203,17 +197,7 @@ impl<E: Endpoint> Endpoint for RequireTokenEndpoint<E> {
                 Ok(r) => r.status(),
                 Err(e) => e.status(),
             };
-            AuditRecord {
-                time: AuditRecord::now(),
-                decision: "allowed",
-                subject: subject.as_deref(),
-                auth: Some("staticToken"),
-                action,
-                remote: from,
-                status: status.as_u16(),
-                reason: None,
-            }
-            .emit();
+            AuditRecord::allowed(subject.as_deref(), Some(STATIC_TOKEN), action, from, status.as_u16()).emit();
         }
         response
     }

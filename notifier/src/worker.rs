@@ -12,7 +12,7 @@ use tokio::time::Instant;
 
 use crate::channel::{Outcome, Sender};
 use crate::config::DeliveryConfig;
-use crate::outbox::{Outbox, OutboxError};
+use crate::outbox::{Mark, Outbox, OutboxError, Pending};
 
 /// Deliveries read from the outbox per round.
 const BATCH: u32 = 64;
@@ -53,6 +53,8 @@ impl RetryPolicy {
 pub struct Worker {
     pub channel: String,
     pub sender: Sender,
+    /// Requests in flight at once (1: strictly in order).
+    pub concurrency: usize,
     pub outbox: Outbox,
     pub wake: Arc<Notify>,
     pub policy: RetryPolicy,
@@ -90,7 +92,8 @@ impl Worker {
         let _ = tokio::time::timeout(wait, self.wake.notified()).await;
     }
 
-    /// Sends what is due; true when it did something (look again at once).
+    /// Sends what is due, `concurrency` at a time, and records each group's outcomes in one transaction; true
+    /// when it did something (look again at once).
     async fn round(&self, paused_until: &mut Option<Instant>) -> Result<bool, OutboxError> {
         // A pause ends before the outbox is read, so a delivery held back by it keeps its place in the order.
         if let Some(until) = paused_until.take() {
@@ -100,40 +103,46 @@ impl Worker {
         if due.is_empty() {
             return Ok(false);
         }
-        for delivery in due {
-            let attempts = delivery.attempts + 1;
-            match self.sender.send(&delivery).await {
-                Outcome::Sent { response, pause } => {
-                    self.outbox.mark_sent(delivery.id, attempts, response, now_ms()).await?;
-                    if let Some(pause) = pause {
-                        *paused_until = Some(Instant::now() + pause);
-                        return Ok(true);
-                    }
-                }
-                Outcome::Permanent { error } => {
-                    tracing::warn!(channel = %self.channel, delivery = delivery.id, %error, "delivery failed for good");
-                    self.outbox.mark_dead(delivery.id, attempts, error, now_ms()).await?;
-                }
-                Outcome::Retry { error, after } => {
-                    if attempts >= self.policy.max_attempts {
-                        tracing::warn!(channel = %self.channel, delivery = delivery.id, %error, attempts,
-                            "delivery is dead after its last attempt");
-                        self.outbox.mark_dead(delivery.id, attempts, error, now_ms()).await?;
-                        continue;
-                    }
-                    let delay = after.unwrap_or_default().max(self.policy.backoff(attempts));
-                    tracing::info!(channel = %self.channel, delivery = delivery.id, %error, attempts,
-                        retry_in_ms = delay.as_millis() as u64, "delivery will be retried");
-                    self.outbox.mark_retry(delivery.id, attempts, now_ms() + delay.as_millis() as i64, error).await?;
-                    if let Some(after) = after {
-                        // The service rate-limits the channel, not one message: hold every delivery back.
-                        *paused_until = Some(Instant::now() + after);
-                        return Ok(true);
-                    }
-                }
+        for group in due.chunks(self.concurrency.max(1)) {
+            let outcomes = futures::future::join_all(group.iter().map(|d| self.sender.send(d))).await;
+            let mut marks = Vec::with_capacity(group.len());
+            let mut pause: Option<Duration> = None;
+            for (delivery, outcome) in group.iter().zip(outcomes) {
+                let (mark, wait) = self.judge(delivery, outcome);
+                marks.push(mark);
+                pause = pause.max(wait);
+            }
+            self.outbox.finish(marks).await?;
+            if let Some(pause) = pause {
+                *paused_until = Some(Instant::now() + pause);
+                return Ok(true);
             }
         }
         Ok(true)
+    }
+
+    /// What an attempt's outcome means for the delivery, and how long the whole channel must wait after it (a
+    /// service rate-limits the channel, not one message).
+    fn judge(&self, delivery: &Pending, outcome: Outcome) -> (Mark, Option<Duration>) {
+        let (id, attempts, now) = (delivery.id, delivery.attempts + 1, now_ms());
+        match outcome {
+            Outcome::Sent { response, pause } => (Mark::Sent { id, attempts, response, now }, pause),
+            Outcome::Permanent { error } => {
+                tracing::warn!(channel = %self.channel, delivery = id, %error, "delivery failed for good");
+                (Mark::Dead { id, attempts, error, now }, None)
+            }
+            Outcome::Retry { error, .. } if attempts >= self.policy.max_attempts => {
+                tracing::warn!(channel = %self.channel, delivery = id, %error, attempts,
+                    "delivery is dead after its last attempt");
+                (Mark::Dead { id, attempts, error, now }, None)
+            }
+            Outcome::Retry { error, after } => {
+                let delay = after.unwrap_or_default().max(self.policy.backoff(attempts));
+                tracing::info!(channel = %self.channel, delivery = id, %error, attempts,
+                    retry_in_ms = delay.as_millis() as u64, "delivery will be retried");
+                (Mark::Retry { id, attempts, next_attempt_ms: now + delay.as_millis() as i64, error }, after)
+            }
+        }
     }
 }
 

@@ -127,17 +127,8 @@ impl<E: Endpoint> Endpoint for RequireAuthEndpoint<E> {
                             AuthError::Provider(_) => StatusCode::SERVICE_UNAVAILABLE,
                             _ => StatusCode::UNAUTHORIZED,
                         };
-                        let record = AuditRecord {
-                            time: AuditRecord::now(),
-                            decision: "denied",
-                            subject: None,
-                            auth: None,
-                            action,
-                            remote: remote(&req),
-                            status: status.as_u16(),
-                            reason: Some(error.to_string()),
-                        };
-                        record.emit();
+                        AuditRecord::denied(None, None, action, remote(&req), status.as_u16(), error.to_string())
+                            .emit();
                         let message = if status == StatusCode::UNAUTHORIZED {
                             "authentication required: send `Authorization: Bearer <token>`"
                         } else {
@@ -154,16 +145,14 @@ impl<E: Endpoint> Endpoint for RequireAuthEndpoint<E> {
         if let Access::Requires(role) = access
             && !principal.has(role)
         {
-            AuditRecord {
-                time: AuditRecord::now(),
-                decision: "denied",
-                subject: Some(&principal.subject),
-                auth: Some(principal.method.as_str()),
+            AuditRecord::denied(
+                Some(&principal.subject),
+                Some(principal.method.as_str()),
                 action,
-                remote: remote(&req),
-                status: StatusCode::FORBIDDEN.as_u16(),
-                reason: Some(format!("needs role {role}; has {:?}", principal.roles)),
-            }
+                remote(&req),
+                StatusCode::FORBIDDEN.as_u16(),
+                format!("needs role {role}; has {:?}", principal.roles),
+            )
             .emit();
             return Ok(challenge(StatusCode::FORBIDDEN, &format!("forbidden: this needs the `{role}` role")));
         }
@@ -176,16 +165,13 @@ impl<E: Endpoint> Endpoint for RequireAuthEndpoint<E> {
                 Ok(r) => r.status(),
                 Err(e) => e.status(),
             };
-            AuditRecord {
-                time: AuditRecord::now(),
-                decision: "allowed",
-                subject: Some(&principal.subject),
-                auth: Some(principal.method.as_str()),
+            AuditRecord::allowed(
+                Some(&principal.subject),
+                Some(principal.method.as_str()),
                 action,
-                remote: from,
-                status: status.as_u16(),
-                reason: None,
-            }
+                from,
+                status.as_u16(),
+            )
             .emit();
         }
         response
