@@ -117,6 +117,18 @@ die() { printf '[services] ERROR: %s\n' "$*" >&2; exit 1; }
 
 now() { date +%s; }
 
+# Installs the named Debian packages when any are given (as root, with apt-get), else names them and stops.
+install_missing() { # package...
+  (($#)) || return 0
+  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    log "installing missing tools from Debian: $*"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  else
+    die "missing tools: $* (install them, e.g. apt-get install $*)"
+  fi
+}
+
 # ---------------------------------------------------------------------------------------------------------------
 # Prerequisites: a JDK (17+), Maven, curl, openssl (the test certificates). Installed from Debian when missing and
 # we are root (the machine image normally has them all).
@@ -126,15 +138,7 @@ ensure_tools() {
   command -v mvn >/dev/null 2>&1 || missing+=(maven)
   command -v curl >/dev/null 2>&1 || missing+=(curl)
   command -v openssl >/dev/null 2>&1 || missing+=(openssl)
-  if ((${#missing[@]})); then
-    if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
-      log "installing missing tools from Debian: ${missing[*]}"
-      apt-get update -qq >/dev/null
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-    else
-      die "missing tools: ${missing[*]} (install them, e.g. apt-get install ${missing[*]})"
-    fi
-  fi
+  install_missing "${missing[@]}"
   local major
   major=$("$JAVA" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p')
   [[ -n "$major" && "$major" -ge 17 ]] || die "Java 17 or newer is needed (found '${major:-unknown}' at $JAVA)"
@@ -534,15 +538,7 @@ ensure_kube_tools() {
   command -v curl >/dev/null 2>&1 || missing+=(curl)
   command -v openssl >/dev/null 2>&1 || missing+=(openssl)
   command -v jq >/dev/null 2>&1 || missing+=(jq)
-  if ((${#missing[@]})); then
-    if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
-      log "installing missing tools from Debian: ${missing[*]}"
-      apt-get update -qq >/dev/null
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-    else
-      die "missing tools: ${missing[*]} (install them, e.g. apt-get install ${missing[*]})"
-    fi
-  fi
+  install_missing "${missing[@]}"
   [[ -n "$KUBE_VERSION" ]] || die "no 'k8s.io/kubernetes vX.Y.Z' requirement found in $KUBE_MODULE_DIR/go.mod"
 }
 
@@ -859,15 +855,7 @@ ensure_dex_tools() {
   command -v curl >/dev/null 2>&1 || missing+=(curl)
   command -v jq >/dev/null 2>&1 || missing+=(jq)
   command -v perl >/dev/null 2>&1 || missing+=(perl)
-  if ((${#missing[@]})); then
-    if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
-      log "installing missing tools from Debian: ${missing[*]}"
-      apt-get update -qq >/dev/null
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-    else
-      die "missing tools: ${missing[*]} (install them, e.g. apt-get install ${missing[*]})"
-    fi
-  fi
+  install_missing "${missing[@]}"
   [[ -n "$DEX_VERSION" ]] ||
     die "no 'github.com/dexidp/dex v0.0.0-… // indirect; vX.Y.Z' requirement found in $DEX_MODULE_DIR/go.mod"
 }

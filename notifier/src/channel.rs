@@ -5,7 +5,7 @@
 //! |---|---|---|---|
 //! | Slack incoming webhook | 200 `ok` | 429 `Retry-After`, 5xx | 400 `invalid_payload`, 403, 404 `channel_not_found`, 410 `channel_is_archived` |
 //! | Discord webhook | 204 / 200; `X-RateLimit-Remaining: 0` pauses the channel for `X-RateLimit-Reset-After` | 429 `Retry-After` / `retry_after`, 5xx | 400 (`50006`), 401, 403, 404 (`10015` unknown webhook) |
-//! | webhook, EventListener | 2xx (an EventListener's `eventID` is kept) | 408, 429 `Retry-After`, 5xx | other 4xx |
+//! | webhook, EventListener, CloudEvents | 2xx (an EventListener's `eventID` is kept) | 408, 429 `Retry-After`, 5xx | other 4xx |
 //! | e-mail ([`email`]) | 2xx reply to `DATA` | 4xx replies, connection and TLS failures | 5xx replies, bad addresses |
 //!
 //! Any network failure is retried. Error texts never contain the URL: a webhook URL is a secret.
@@ -18,6 +18,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
 
 use crate::config::ChannelConfig;
+use crate::event::STRUCTURED_CONTENT_TYPE;
 use crate::outbox::Pending;
 use crate::secret::SecretError;
 
@@ -48,6 +49,7 @@ enum Kind {
     Discord,
     Webhook,
     EventListener,
+    CloudEvents,
 }
 
 /// A channel ready to send.
@@ -111,12 +113,15 @@ impl HttpSender {
         let (kind, url) = match config {
             ChannelConfig::Slack { webhook_url, .. } => (Kind::Slack, secret_url(webhook_url)?),
             ChannelConfig::Discord { webhook_url, .. } => (Kind::Discord, secret_url(webhook_url)?),
-            ChannelConfig::Webhook { url, headers: extra, .. } => {
+            ChannelConfig::Webhook { url, headers: extra, .. }
+            | ChannelConfig::CloudEvents { url, headers: extra, .. } => {
                 for (name, value) in extra {
                     let (name, value) = header(name, secret(value)?.expose())?;
                     headers.insert(name, value);
                 }
-                (Kind::Webhook, url.clone())
+                let kind =
+                    if matches!(config, ChannelConfig::Webhook { .. }) { Kind::Webhook } else { Kind::CloudEvents };
+                (kind, url.clone())
             }
             ChannelConfig::EventListener { url, secret: shared, secret_header, .. } => {
                 if let Some(shared) = shared {
@@ -143,9 +148,12 @@ impl HttpSender {
             .client
             .post(self.url.clone())
             .headers(self.headers.clone())
-            .header(CONTENT_TYPE, "application/json")
+            .header(
+                CONTENT_TYPE,
+                if matches!(self.kind, Kind::CloudEvents) { STRUCTURED_CONTENT_TYPE } else { "application/json" },
+            )
             .body(delivery.body.clone());
-        if matches!(self.kind, Kind::Webhook | Kind::EventListener) {
+        if matches!(self.kind, Kind::Webhook | Kind::EventListener | Kind::CloudEvents) {
             request = request.header("Idempotency-Key", delivery.idempotency_key());
         }
         let response = match request.send().await {
@@ -177,7 +185,7 @@ fn classify(kind: &Kind, status: u16, headers: &HeaderMap, body: &str) -> Outcom
                     .and_then(|v| v["eventID"].as_str().map(str::to_string));
                 Outcome::Sent { response: event_id, pause: None }
             }
-            Kind::Slack | Kind::Webhook => Outcome::Sent { response: None, pause: None },
+            Kind::Slack | Kind::Webhook | Kind::CloudEvents => Outcome::Sent { response: None, pause: None },
         };
     }
     if status == 429 {

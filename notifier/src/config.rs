@@ -47,6 +47,9 @@ pub struct Config {
     pub silences: Vec<SilenceConfig>,
     #[serde(default)]
     pub delivery: DeliveryConfig,
+    /// Cron schedules: each slot becomes a `dev.tektongraph.schedule.fired.v1` event that triggers route like any.
+    #[serde(default)]
+    pub schedules: BTreeMap<String, ScheduleConfig>,
     /// graph-service's GraphQL, asked what changed since the previous run for messages about a run.
     pub graph: Option<crate::enrich::GraphConfig>,
 }
@@ -92,6 +95,19 @@ pub enum ChannelConfig {
         secret_header: String,
         body: Option<String>,
     },
+    /// A CloudEvents receiver (Knative broker, Argo Events, another notifier): `POST` one structured-mode event
+    /// whose `data` is the rendered body; its id is the same for every attempt of the delivery.
+    #[serde(rename_all = "camelCase")]
+    CloudEvents {
+        url: url::Url,
+        #[serde(default)]
+        headers: BTreeMap<String, SecretRef>,
+        /// The `type` of the events sent.
+        #[serde(default = "default_notification_type")]
+        event_type: String,
+        /// Template of the `data` (values are written as JSON). Default: trigger, text, event and links.
+        body: Option<String>,
+    },
     /// E-mail over SMTP, plain text.
     #[serde(rename_all = "camelCase")]
     Email {
@@ -112,6 +128,10 @@ pub enum ChannelConfig {
     },
 }
 
+fn default_notification_type() -> String {
+    "dev.tektongraph.notification.v1".into()
+}
+
 fn default_secret_header() -> String {
     "X-Tekton-Graph-Secret".into()
 }
@@ -123,6 +143,7 @@ impl ChannelConfig {
             ChannelConfig::Discord { .. } => "discord",
             ChannelConfig::Webhook { .. } => "webhook",
             ChannelConfig::EventListener { .. } => "eventListener",
+            ChannelConfig::CloudEvents { .. } => "cloudEvents",
             ChannelConfig::Email { .. } => "email",
         }
     }
@@ -158,6 +179,23 @@ impl OneOrMany {
             OneOrMany::Many(many) => many.clone(),
         }
     }
+}
+
+/// A cron schedule, e.g. `{ cron: "0 3 * * *", timezone: Europe/Berlin }` (an optional first field: seconds).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ScheduleConfig {
+    pub cron: String,
+    /// An IANA time zone; default UTC.
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
+    /// Extra data for the fired events (`data.with`), e.g. the parameters of the pipeline it starts.
+    #[serde(default)]
+    pub with: serde_json::Value,
+}
+
+fn default_timezone() -> String {
+    "UTC".into()
 }
 
 /// Who wants which triggers on which channels.

@@ -12,6 +12,7 @@ pub mod harbor;
 pub mod outbox;
 pub mod render;
 pub mod rules;
+pub mod schedule;
 pub mod secret;
 pub mod server;
 pub mod worker;
@@ -31,6 +32,7 @@ use crate::event::Incoming;
 use crate::outbox::{Outbox, OutboxError, Recorded};
 use crate::render::{Extra, RenderError};
 use crate::rules::{Rules, RulesError};
+use crate::schedule::Schedule;
 use crate::worker::{RetryPolicy, Worker};
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +45,8 @@ pub enum StartError {
     Outbox(#[from] OutboxError),
     #[error("{0}")]
     Graph(String),
+    #[error("{0}")]
+    Schedule(String),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -59,7 +63,7 @@ pub struct Notifier {
     graph: Option<Graph>,
     outbox: Outbox,
     wakes: BTreeMap<String, Arc<Notify>>,
-    workers: Vec<JoinHandle<()>>,
+    workers: std::sync::Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Notifier {
@@ -67,6 +71,12 @@ impl Notifier {
     /// up deliveries left pending by an earlier run).
     pub async fn start(config: &Config, outbox_path: &Path) -> Result<Arc<Notifier>, StartError> {
         let rules = Rules::compile(config)?;
+        let schedules = config
+            .schedules
+            .iter()
+            .map(|(name, schedule)| Schedule::compile(name, schedule))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(StartError::Schedule)?;
         let timeout = Duration::from_secs(config.delivery.timeout_seconds);
         let mut senders = Vec::new();
         for (name, channel) in rules.channels() {
@@ -84,7 +94,13 @@ impl Notifier {
             let worker = Worker { channel, sender, concurrency, outbox: outbox.clone(), wake, policy: policy.clone() };
             workers.push(tokio::spawn(worker.run()));
         }
-        Ok(Arc::new(Notifier { rules, graph, outbox, wakes, workers }))
+        let notifier = Arc::new(Notifier { rules, graph, outbox, wakes, workers: std::sync::Mutex::new(workers) });
+        let weak = Arc::downgrade(&notifier);
+        let timers: Vec<_> = schedules.into_iter().map(|s| tokio::spawn(schedule::run(s, weak.clone()))).collect();
+        if let Ok(mut workers) = notifier.workers.lock() {
+            workers.extend(timers);
+        }
+        Ok(notifier)
     }
 
     /// Plans the deliveries of `event`, records them durably, and wakes their channels. Once this returns `Ok`,
@@ -115,8 +131,10 @@ impl Notifier {
 
 impl Drop for Notifier {
     fn drop(&mut self) {
-        for worker in &self.workers {
-            worker.abort();
+        if let Ok(workers) = self.workers.lock() {
+            for worker in workers.iter() {
+                worker.abort();
+            }
         }
     }
 }

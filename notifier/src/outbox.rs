@@ -20,7 +20,7 @@ use crate::event::Incoming;
 use crate::rules::Planned;
 
 /// Schema versions, applied in order; `PRAGMA user_version` holds how many ran.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/001_outbox.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("migrations/001_outbox.sql"), include_str!("migrations/002_schedules.sql")];
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutboxError {
@@ -256,6 +256,32 @@ impl Outbox {
                 };
             }
             tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The last slot `schedule` fired (Unix ms), if it ever ran.
+    pub async fn schedule_last(&self, schedule: &str) -> Result<Option<i64>> {
+        let schedule = schedule.to_string();
+        self.with(move |db| {
+            Ok(db
+                .query_row("SELECT last_slot_ms FROM schedule_slots WHERE schedule = ?1", params![schedule], |row| {
+                    row.get(0)
+                })
+                .optional()?)
+        })
+        .await
+    }
+
+    pub async fn set_schedule_last(&self, schedule: &str, slot_ms: i64) -> Result<()> {
+        let schedule = schedule.to_string();
+        self.with(move |db| {
+            db.execute(
+                "INSERT INTO schedule_slots (schedule, last_slot_ms) VALUES (?1, ?2) \
+                 ON CONFLICT (schedule) DO UPDATE SET last_slot_ms = MAX(last_slot_ms, excluded.last_slot_ms)",
+                params![schedule, slot_ms],
+            )?;
             Ok(())
         })
         .await

@@ -20,6 +20,8 @@ const DISCORD_MAX_CHARS: usize = 2000;
 /// Slack truncates messages over 40,000 characters; we stop well before.
 const SLACK_MAX_CHARS: usize = 8000;
 
+/// The `source` of the CloudEvents the notifier sends.
+const NOTIFICATION_SOURCE: &str = "/tekton-graph/notifier";
 /// Subjects longer than this are cut (mail clients show far less).
 const SUBJECT_MAX_CHARS: usize = 200;
 
@@ -101,7 +103,9 @@ impl Templates {
                     }
                     (text, &None)
                 }
-                ChannelConfig::Webhook { body, .. } | ChannelConfig::EventListener { body, .. } => (&None, body),
+                ChannelConfig::Webhook { body, .. }
+                | ChannelConfig::EventListener { body, .. }
+                | ChannelConfig::CloudEvents { body, .. } => (&None, body),
             };
             if let Some(source) = text {
                 let id = format!("channels.{name}.text.txt");
@@ -176,20 +180,43 @@ impl Templates {
                 Ok(json!({ "subject": truncate(&subject, SUBJECT_MAX_CHARS), "text": text }))
             }
             ChannelConfig::Webhook { .. } | ChannelConfig::EventListener { .. } => {
-                let Some(name) = self.channel_body.get(channel).or_else(|| self.trigger_body.get(trigger)) else {
-                    return Ok(json!({
-                        "trigger": trigger,
-                        "text": self.text(trigger, channel, event, extra)?,
-                        "event": event,
-                        "links": links(self.ui.as_ref(), event),
-                        "diff": extra.diff,
-                    }));
-                };
-                let text = self.render(name, trigger, channel, event, extra)?;
-                serde_json::from_str(&text)
-                    .map_err(|e| RenderError::NotJson { name: name.clone(), reason: e.to_string() })
+                self.machine_body(trigger, channel, event, extra)
             }
+            ChannelConfig::CloudEvents { event_type, .. } => Ok(json!({
+                "specversion": "1.0",
+                // One id per delivery (event, trigger, channel): a retried POST repeats it, receivers drop repeats.
+                "id": format!("{}:{trigger}:{channel}", event.id),
+                "source": NOTIFICATION_SOURCE,
+                "type": event_type,
+                "subject": event.subject,
+                "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                "datacontenttype": "application/json",
+                "data": self.machine_body(trigger, channel, event, extra)?,
+            })),
         }
+    }
+}
+
+impl Templates {
+    /// The JSON body for machines: the channel's template, else the trigger's, else trigger, text, event, links.
+    fn machine_body(
+        &self,
+        trigger: &str,
+        channel: &str,
+        event: &Incoming,
+        extra: &Extra,
+    ) -> Result<Value, RenderError> {
+        let Some(name) = self.channel_body.get(channel).or_else(|| self.trigger_body.get(trigger)) else {
+            return Ok(json!({
+                "trigger": trigger,
+                "text": self.text(trigger, channel, event, extra)?,
+                "event": event,
+                "links": links(self.ui.as_ref(), event),
+                "diff": extra.diff,
+            }));
+        };
+        let text = self.render(name, trigger, channel, event, extra)?;
+        serde_json::from_str(&text).map_err(|e| RenderError::NotJson { name: name.clone(), reason: e.to_string() })
     }
 }
 

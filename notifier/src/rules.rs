@@ -289,6 +289,16 @@ subscriptions:
     }
 
     #[test]
+    fn the_readmes_rule_file_compiles() {
+        let readme = include_str!("../../README.md");
+        let start = readme.find("links: { ui: https://tekton-graph.example.org }").expect("the README's rule file");
+        let end = start + readme[start..].find("```").expect("its end");
+        let config = Config::parse(&readme[start..end]).expect("the README's rule file parses");
+        Rules::compile(&config).expect("and compiles");
+        assert!(config.channels.len() >= 6 && !config.schedules.is_empty());
+    }
+
+    #[test]
     fn bad_cel_names_the_trigger_and_field() {
         let config = Config::parse("triggers: { t: { on: a, oncePer: 'data.(' } }").expect("config");
         let error = Rules::compile(&config).err().expect("refused").to_string();

@@ -4,14 +4,33 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer, de::Error as _};
 
 /// Where a secret is read from: `{ env: NAME }` or `{ file: PATH }`. A plain string is refused when parsed.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SecretRef {
     Env(String),
     File(PathBuf),
+}
+
+/// The map a secret reference is written as (a map, not a tagged enum: YAML parsers read those as `!tags`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Written {
+    env: Option<String>,
+    file: Option<PathBuf>,
+}
+
+impl<'de> Deserialize<'de> for SecretRef {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        const EXPECTED: &str = "a secret is `{ env: NAME }` or `{ file: PATH }`, never the value itself";
+        let written = Written::deserialize(deserializer).map_err(|_| D::Error::custom(EXPECTED))?;
+        match (written.env, written.file) {
+            (Some(name), None) => Ok(SecretRef::Env(name)),
+            (None, Some(path)) => Ok(SecretRef::File(path)),
+            _ => Err(D::Error::custom(EXPECTED)),
+        }
+    }
 }
 
 /// A secret's value; `Debug` and `Display` never show it.
@@ -80,7 +99,15 @@ mod tests {
             SecretRef::Env("NOTIFIER_TEST_UNSET_VARIABLE".into()).resolve(),
             Err(SecretError::Env("NOTIFIER_TEST_UNSET_VARIABLE".into()))
         );
-        let plain: Result<SecretRef, _> = serde_yaml_ng::from_str("https://hooks.example/x");
-        assert!(plain.is_err(), "a literal secret in the rule file is refused");
+        let plain = serde_yaml_ng::from_str::<SecretRef>("https://hooks.example/x").expect_err("a literal secret");
+        assert!(plain.to_string().contains("never the value itself"), "{plain}");
+        assert!(serde_yaml_ng::from_str::<SecretRef>("{ env: A, file: /b }").is_err(), "one source only");
+        #[derive(Debug, Deserialize)]
+        struct Nested {
+            #[allow(dead_code)]
+            token: Option<SecretRef>,
+        }
+        let nested: Nested = serde_yaml_ng::from_str("{ token: { file: /run/t } }").expect("nested flow map");
+        assert_eq!(nested.token, Some(SecretRef::File("/run/t".into())));
     }
 }

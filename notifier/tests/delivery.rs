@@ -13,7 +13,7 @@ use notifier::config::Config;
 use notifier::server::{Access, routes};
 use poem::test::TestClient;
 use serde_json::{Value, json};
-use support::{Answer, Receiver, eventually, sensemaker_events, testdata};
+use support::{Answer, Receiver, eventually, failed_runs, testdata};
 
 const WITHIN: Duration = Duration::from_secs(20);
 
@@ -67,20 +67,6 @@ delivery: {{ maxAttempts: 3, firstBackoffMillis: 50, maxBackoffSeconds: 1, timeo
     let endpoint = poem::EndpointExt::map_to_response(routes(notifier.clone(), Access::Open { reason: "test".into() }));
     let client = TestClient::new(poem::EndpointExt::boxed(endpoint));
     Setup { notifier, client, _dir: dir }
-}
-
-/// graph-service's `pipelinerun.finished` events for runs that did not succeed.
-async fn failed_runs() -> Vec<Value> {
-    let failed: Vec<Value> = sensemaker_events()
-        .await
-        .into_iter()
-        .filter(|e| {
-            e["type"] == "dev.cdevents.pipelinerun.finished.0.2.0"
-                && e["data"]["subject"]["content"]["outcome"] != "success"
-        })
-        .collect();
-    assert!(!failed.is_empty(), "the demo data has failed runs");
-    failed
 }
 
 async fn post(client: &TestClient<poem::endpoint::BoxEndpoint<'static>>, event: &Value) -> Value {
@@ -289,4 +275,35 @@ async fn bad_input_is_refused_with_the_reason_and_nothing_is_recorded() {
     setup.client.post("/events").body(huge).send().await.assert_status(http::StatusCode::BAD_REQUEST);
     let all = setup.notifier.outbox().history(notifier::outbox::HistoryFilter { limit: 10, ..Default::default() });
     assert!(all.await.expect("history").is_empty());
+}
+
+#[tokio::test]
+async fn a_cloudevents_channel_sends_one_structured_event_per_delivery_and_retries_with_the_same_id() {
+    let receiver = Receiver::start(vec![Answer::new(503, "busy")], Answer::new(202, "")).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let yaml = format!(
+        "channels: {{ broker: {{ type: cloudEvents, url: '{}', body: '{{\"run\": {{{{ event.subject }}}}}}' }} }}\n\
+         triggers: {{ failed: {{ on: dev.cdevents.pipelinerun.finished.0.2.0 }} }}\n\
+         subscriptions: [{{ triggers: [failed], channels: [broker] }}]\n\
+         delivery: {{ maxAttempts: 3, firstBackoffMillis: 20, maxBackoffSeconds: 1, timeoutSeconds: 10 }}\n",
+        receiver.url("/broker")
+    );
+    let notifier =
+        Notifier::start(&Config::parse(&yaml).expect("rules"), &dir.path().join("outbox.db")).await.expect("start");
+    let event = failed_runs().await.remove(0);
+    let incoming: cloudevents::Event = serde_json::from_value(event.clone()).expect("cloudevent");
+    notifier.accept(&notifier::event::Incoming::from_cloudevent(&incoming).expect("incoming")).await.expect("accept");
+    let got = receiver.wait_for(2, WITHIN).await;
+    assert_eq!(got[0].body, got[1].body, "the retry repeats the event, id included");
+    assert_eq!(got[1].headers["content-type"], "application/cloudevents+json");
+    let sent: cloudevents::Event = serde_json::from_value(got[1].body.clone()).expect("a CloudEvent, read by the SDK");
+    use cloudevents::AttributesReader;
+    assert_eq!(sent.ty(), "dev.tektongraph.notification.v1");
+    assert_eq!(sent.id(), format!("{}:failed:broker", event["id"].as_str().expect("id")));
+    assert_eq!(sent.subject(), event["subject"].as_str());
+    let data = match sent.data() {
+        Some(cloudevents::Data::Json(data)) => data.clone(),
+        other => panic!("JSON data expected, got {other:?}"),
+    };
+    assert_eq!(data, json!({ "run": event["subject"] }));
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use notifier::Notifier;
 use notifier::config::Config;
 use serde_json::{Value, json};
-use support::{env, eventually, sensemaker_events};
+use support::{env, eventually};
 
 const WITHIN: Duration = Duration::from_secs(30);
 
@@ -72,14 +72,7 @@ async fn mail_goes_through_real_smtp_and_smtp_failures_are_retried_or_final() {
     let to = format!("build-team+{run}@example.org");
     let dir = tempfile::tempdir().expect("tempdir");
     let notifier = notifier_mailing(&to, &env("MAILPIT_PASSWORD_FILE"), &dir).await;
-    let failed = sensemaker_events()
-        .await
-        .into_iter()
-        .find(|e| {
-            e["type"] == "dev.cdevents.pipelinerun.finished.0.2.0"
-                && e["data"]["subject"]["content"]["outcome"] != "success"
-        })
-        .expect("a failed run");
+    let failed = support::failed_runs().await.remove(0);
     let path = format!(
         "{}/{}",
         failed["data"]["customData"]["run"]["namespace"].as_str().expect("ns"),

@@ -101,14 +101,7 @@ async fn the_message_goes_out_without_the_diff_when_graph_service_is_down() {
     let slack = Receiver::start(vec![], Answer::new(200, "ok")).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let notifier = notifier_posting_to(&slack, &down, &dir).await;
-    let failed = sensemaker_events()
-        .await
-        .into_iter()
-        .find(|e| {
-            e["type"] == "dev.cdevents.pipelinerun.finished.0.2.0"
-                && e["data"]["subject"]["content"]["outcome"] != "success"
-        })
-        .expect("a failed run");
+    let failed = support::failed_runs().await.remove(0);
     let recorded = notifier.accept(&incoming(&failed)).await.expect("accepted although the graph is down");
     assert_eq!(recorded.queued, 1);
     let got = slack.wait_for(1, Duration::from_secs(20)).await;

@@ -27,15 +27,7 @@ ensure_mailpit_tools() {
   command -v curl >/dev/null 2>&1 || missing+=(curl)
   command -v jq >/dev/null 2>&1 || missing+=(jq)
   command -v openssl >/dev/null 2>&1 || missing+=(openssl)
-  if ((${#missing[@]})); then
-    if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
-      log "installing missing tools from Debian: ${missing[*]}"
-      apt-get update -qq >/dev/null
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-    else
-      die "missing tools: ${missing[*]} (install them, e.g. apt-get install ${missing[*]})"
-    fi
-  fi
+  install_missing "${missing[@]}"
   [[ -n "$MAILPIT_VERSION" ]] || die "no 'github.com/axllent/mailpit vX.Y.Z' requirement found in $MAILPIT_MODULE_DIR/go.mod"
 }
 

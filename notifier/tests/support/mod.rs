@@ -169,6 +169,20 @@ pub async fn sensemaker_events() -> Vec<serde_json::Value> {
     events.iter().map(|e| serde_json::to_value(e).expect("event json")).collect()
 }
 
+/// graph-service's `pipelinerun.finished` events for runs that did not succeed.
+pub async fn failed_runs() -> Vec<serde_json::Value> {
+    let failed: Vec<serde_json::Value> = sensemaker_events()
+        .await
+        .into_iter()
+        .filter(|e| {
+            e["type"] == "dev.cdevents.pipelinerun.finished.0.2.0"
+                && e["data"]["subject"]["content"]["outcome"] != "success"
+        })
+        .collect();
+    assert!(!failed.is_empty(), "the demo data has failed runs");
+    failed
+}
+
 /// A repository test-data file.
 pub fn testdata(path: &str) -> Vec<u8> {
     let full = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/").to_string() + path;
