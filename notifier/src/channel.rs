@@ -4,6 +4,7 @@
 //! | channel | success | retry | permanent |
 //! |---|---|---|---|
 //! | Slack incoming webhook | 200 `ok` | 429 `Retry-After`, 5xx | 400 `invalid_payload`, 403, 404 `channel_not_found`, 410 `channel_is_archived` |
+//! | Slack `chat.postMessage` | 200 `{ok: true, ts}` (the `ts` starts the run's thread) | 429 `Retry-After`, `{ok: false}` with other errors | `{ok: false}`: `channel_not_found`, `invalid_auth`, `not_in_channel`, … |
 //! | Discord webhook | 204 / 200; `X-RateLimit-Remaining: 0` pauses the channel for `X-RateLimit-Reset-After` | 429 `Retry-After` / `retry_after`, 5xx | 400 (`50006`), 401, 403, 404 (`10015` unknown webhook) |
 //! | webhook, EventListener, CloudEvents | 2xx (an EventListener's `eventID` is kept) | 408, 429 `Retry-After`, 5xx | other 4xx |
 //! | e-mail ([`email`]) | 2xx reply to `DATA` | 4xx replies, connection and TLS failures | 5xx replies, bad addresses |
@@ -46,6 +47,7 @@ pub enum ChannelError {
 
 enum Kind {
     Slack,
+    SlackApp,
     Discord,
     Webhook,
     EventListener,
@@ -69,7 +71,7 @@ impl Sender {
     /// Slack, Discord and e-mail: one request at a time, in order.
     pub fn in_order(&self) -> bool {
         match self {
-            Sender::Http(http) => matches!(http.kind, Kind::Slack | Kind::Discord),
+            Sender::Http(http) => matches!(http.kind, Kind::Slack | Kind::SlackApp | Kind::Discord),
             Sender::Email(_) => true,
         }
     }
@@ -112,6 +114,11 @@ impl HttpSender {
         };
         let (kind, url) = match config {
             ChannelConfig::Slack { webhook_url, .. } => (Kind::Slack, secret_url(webhook_url)?),
+            ChannelConfig::SlackApp { token, api_url, .. } => {
+                let (name, value) = header("authorization", &format!("Bearer {}", secret(token)?.expose()))?;
+                headers.insert(name, value);
+                (Kind::SlackApp, api_url.clone())
+            }
             ChannelConfig::Discord { webhook_url, .. } => (Kind::Discord, secret_url(webhook_url)?),
             ChannelConfig::Webhook { url, headers: extra, .. }
             | ChannelConfig::CloudEvents { url, headers: extra, .. } => {
@@ -152,7 +159,7 @@ impl HttpSender {
                 CONTENT_TYPE,
                 if matches!(self.kind, Kind::CloudEvents) { STRUCTURED_CONTENT_TYPE } else { "application/json" },
             )
-            .body(delivery.body.clone());
+            .body(body_with_thread(delivery));
         if matches!(self.kind, Kind::Webhook | Kind::EventListener | Kind::CloudEvents) {
             request = request.header("Idempotency-Key", delivery.idempotency_key());
         }
@@ -167,9 +174,53 @@ impl HttpSender {
     }
 }
 
+/// The stored body, with the thread to reply in when there is one.
+fn body_with_thread(delivery: &Pending) -> String {
+    let Some(ts) = &delivery.thread_ts else { return delivery.body.clone() };
+    match serde_json::from_str::<serde_json::Value>(&delivery.body) {
+        Ok(mut body) => {
+            body["thread_ts"] = serde_json::Value::String(ts.clone());
+            body.to_string()
+        }
+        Err(_) => delivery.body.clone(),
+    }
+}
+
+/// `chat.postMessage` errors no retry can fix (the rest — `ratelimited`, `internal_error`, … — are retried).
+const SLACK_API_PERMANENT: &[&str] = &[
+    "channel_not_found",
+    "not_in_channel",
+    "is_archived",
+    "invalid_auth",
+    "not_authed",
+    "account_inactive",
+    "token_revoked",
+    "token_expired",
+    "missing_scope",
+    "invalid_blocks",
+    "msg_too_long",
+    "no_text",
+    "invalid_arguments",
+    "restricted_action",
+];
+
 fn classify(kind: &Kind, status: u16, headers: &HeaderMap, body: &str) -> Outcome {
     let quoted: String = body.trim().chars().take(MAX_ERROR_CHARS).collect();
     let error = format!("HTTP {status}: {quoted}");
+    if matches!(kind, Kind::SlackApp) && status == 200 {
+        // The Web API answers 200 to everything but rate limits; `ok` says what happened.
+        let answer: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+        if answer["ok"] == true {
+            return Outcome::Sent { response: answer["ts"].as_str().map(str::to_string), pause: None };
+        }
+        let code = answer["error"].as_str().unwrap_or("not a Slack API answer");
+        let error = format!("chat.postMessage: {code}");
+        return if SLACK_API_PERMANENT.contains(&code) {
+            Outcome::Permanent { error }
+        } else {
+            Outcome::Retry { error, after: None }
+        };
+    }
     if (200..300).contains(&status) {
         return match kind {
             Kind::Discord => {
@@ -185,7 +236,9 @@ fn classify(kind: &Kind, status: u16, headers: &HeaderMap, body: &str) -> Outcom
                     .and_then(|v| v["eventID"].as_str().map(str::to_string));
                 Outcome::Sent { response: event_id, pause: None }
             }
-            Kind::Slack | Kind::Webhook | Kind::CloudEvents => Outcome::Sent { response: None, pause: None },
+            Kind::Slack | Kind::SlackApp | Kind::Webhook | Kind::CloudEvents => {
+                Outcome::Sent { response: None, pause: None }
+            }
         };
     }
     if status == 429 {

@@ -72,6 +72,18 @@ pub enum ChannelConfig {
         /// Template of the message text (default: the trigger's message, else a summary of the event).
         text: Option<String>,
     },
+    /// Slack's Web API `chat.postMessage` with a bot token: the first message about a run starts a thread, later
+    /// ones (its regression, its rerun) reply in it.
+    #[serde(rename_all = "camelCase")]
+    SlackApp {
+        token: SecretRef,
+        /// The channel id (`C…`) or name.
+        channel: String,
+        /// `chat.postMessage`'s URL (another only for a proxy or a test).
+        #[serde(default = "default_slack_api")]
+        api_url: url::Url,
+        text: Option<String>,
+    },
     /// A Discord webhook: `POST {content}` (at most 2000 characters).
     #[serde(rename_all = "camelCase")]
     Discord { webhook_url: SecretRef, text: Option<String> },
@@ -128,6 +140,10 @@ pub enum ChannelConfig {
     },
 }
 
+fn default_slack_api() -> url::Url {
+    url::Url::parse("https://slack.com/api/chat.postMessage").expect("a valid URL")
+}
+
 fn default_notification_type() -> String {
     "dev.tektongraph.notification.v1".into()
 }
@@ -140,6 +156,7 @@ impl ChannelConfig {
     pub fn kind(&self) -> &'static str {
         match self {
             ChannelConfig::Slack { .. } => "slack",
+            ChannelConfig::SlackApp { .. } => "slackApp",
             ChannelConfig::Discord { .. } => "discord",
             ChannelConfig::Webhook { .. } => "webhook",
             ChannelConfig::EventListener { .. } => "eventListener",

@@ -20,7 +20,11 @@ use crate::event::Incoming;
 use crate::rules::Planned;
 
 /// Schema versions, applied in order; `PRAGMA user_version` holds how many ran.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/001_outbox.sql"), include_str!("migrations/002_schedules.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/001_outbox.sql"),
+    include_str!("migrations/002_schedules.sql"),
+    include_str!("migrations/003_threads.sql"),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutboxError {
@@ -61,6 +65,10 @@ pub struct Pending {
     pub trigger: String,
     pub body: String,
     pub attempts: u32,
+    /// What the message is about (a run), for channels that thread messages.
+    pub thread_key: Option<String>,
+    /// The thread it replies in, once one was started for its key.
+    pub thread_ts: Option<String>,
 }
 
 impl Pending {
@@ -73,9 +81,26 @@ impl Pending {
 /// The outcome of an attempt, to record.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Mark {
-    Sent { id: i64, attempts: u32, response: Option<String>, now: i64 },
-    Retry { id: i64, attempts: u32, next_attempt_ms: i64, error: String },
-    Dead { id: i64, attempts: u32, error: String, now: i64 },
+    /// `thread`: `(channel, key, ts)` of a thread this message started.
+    Sent {
+        id: i64,
+        attempts: u32,
+        response: Option<String>,
+        now: i64,
+        thread: Option<(String, String, String)>,
+    },
+    Retry {
+        id: i64,
+        attempts: u32,
+        next_attempt_ms: i64,
+        error: String,
+    },
+    Dead {
+        id: i64,
+        attempts: u32,
+        error: String,
+        now: i64,
+    },
 }
 
 /// One row of the delivery history.
@@ -177,8 +202,16 @@ impl Outbox {
                 let status = if plan.silenced { "silenced" } else { "pending" };
                 tx.execute(
                     "INSERT OR IGNORE INTO deliveries (event_id, trigger, channel, body, status, attempts, \
-                     next_attempt_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?6)",
-                    params![event_id, plan.trigger, plan.channel, serde_json::to_string(&plan.body)?, status, now_ms],
+                     next_attempt_at, created_at, thread_key) VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?6, ?7)",
+                    params![
+                        event_id,
+                        plan.trigger,
+                        plan.channel,
+                        serde_json::to_string(&plan.body)?,
+                        status,
+                        now_ms,
+                        plan.thread_key
+                    ],
                 )?;
                 if plan.silenced {
                     recorded.silenced += 1;
@@ -200,8 +233,9 @@ impl Outbox {
         let channel = channel.to_string();
         self.with(move |db| {
             let mut statement = db.prepare_cached(
-                "SELECT id, event_id, trigger, body, attempts FROM deliveries \
-                 WHERE channel = ?1 AND status = 'pending' AND next_attempt_at <= ?2 ORDER BY id LIMIT ?3",
+                "SELECT d.id, d.event_id, d.trigger, d.body, d.attempts, d.thread_key, t.ts FROM deliveries d \
+                 LEFT JOIN threads t ON t.channel = d.channel AND t.key = d.thread_key \
+                 WHERE d.channel = ?1 AND d.status = 'pending' AND d.next_attempt_at <= ?2 ORDER BY d.id LIMIT ?3",
             )?;
             let rows = statement.query_map(params![channel, now_ms, limit], |row| {
                 Ok(Pending {
@@ -210,6 +244,8 @@ impl Outbox {
                     trigger: row.get(2)?,
                     body: row.get(3)?,
                     attempts: row.get(4)?,
+                    thread_key: row.get(5)?,
+                    thread_ts: row.get(6)?,
                 })
             })?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
@@ -239,11 +275,19 @@ impl Outbox {
             let tx = db.transaction()?;
             for mark in marks {
                 match mark {
-                    Mark::Sent { id, attempts, response, now } => tx.execute(
-                        "UPDATE deliveries SET status = 'sent', attempts = ?2, response = ?3, finished_at = ?4 \
-                         WHERE id = ?1",
-                        params![id, attempts, response, now],
-                    )?,
+                    Mark::Sent { id, attempts, response, now, thread } => {
+                        if let Some((channel, key, ts)) = thread {
+                            tx.execute(
+                                "INSERT OR IGNORE INTO threads (channel, key, ts) VALUES (?1, ?2, ?3)",
+                                params![channel, key, ts],
+                            )?;
+                        }
+                        tx.execute(
+                            "UPDATE deliveries SET status = 'sent', attempts = ?2, response = ?3, finished_at = ?4 \
+                             WHERE id = ?1",
+                            params![id, attempts, response, now],
+                        )?
+                    }
                     Mark::Retry { id, attempts, next_attempt_ms, error } => tx.execute(
                         "UPDATE deliveries SET attempts = ?2, next_attempt_at = ?3, last_error = ?4 WHERE id = ?1",
                         params![id, attempts, next_attempt_ms, error],
@@ -360,6 +404,7 @@ mod tests {
             channel: channel.into(),
             once_key: key.map(str::to_string),
             silenced,
+            thread_key: None,
             body: json!({"text": "hi"}),
         }
     }
@@ -385,7 +430,13 @@ mod tests {
         assert!(outbox.due("a", 8999, 10).await.expect("due").is_empty());
         assert_eq!(outbox.next_due("a").await.expect("next"), Some(9000));
         outbox
-            .finish(vec![Mark::Sent { id: due[0].id, attempts: 2, response: Some("ok".into()), now: 9001 }])
+            .finish(vec![Mark::Sent {
+                id: due[0].id,
+                attempts: 2,
+                response: Some("ok".into()),
+                now: 9001,
+                thread: None,
+            }])
             .await
             .expect("sent");
         assert_eq!(outbox.next_due("a").await.expect("next"), None);

@@ -94,7 +94,9 @@ impl Templates {
         }
         for (name, channel) in &config.channels {
             let (text, body) = match channel {
-                ChannelConfig::Slack { text, .. } | ChannelConfig::Discord { text, .. } => (text, &None),
+                ChannelConfig::Slack { text, .. }
+                | ChannelConfig::SlackApp { text, .. }
+                | ChannelConfig::Discord { text, .. } => (text, &None),
                 ChannelConfig::Email { text, subject, .. } => {
                     if let Some(source) = subject {
                         let id = format!("channels.{name}.subject.txt");
@@ -166,6 +168,10 @@ impl Templates {
             ChannelConfig::Slack { .. } => {
                 Ok(json!({ "text": truncate(&self.text(trigger, channel, event, extra)?, SLACK_MAX_CHARS) }))
             }
+            ChannelConfig::SlackApp { channel: slack_channel, .. } => Ok(json!({
+                "channel": slack_channel,
+                "text": truncate(&self.text(trigger, channel, event, extra)?, SLACK_MAX_CHARS),
+            })),
             ChannelConfig::Discord { .. } => {
                 Ok(json!({ "content": truncate(&self.text(trigger, channel, event, extra)?, DISCORD_MAX_CHARS) }))
             }

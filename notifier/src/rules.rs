@@ -23,6 +23,8 @@ pub struct Planned {
     pub once_key: Option<String>,
     /// Muted by a silence: recorded, never sent.
     pub silenced: bool,
+    /// What the message is about, for channels that keep one thread per run (Slack's Web API).
+    pub thread_key: Option<String>,
     /// The request body the channel will send.
     pub body: Value,
 }
@@ -132,11 +134,17 @@ impl Rules {
             for channel in &trigger.channels {
                 let Some(config) = self.channels.get(channel) else { continue };
                 let body = self.templates.body(&trigger.name, channel, config, event, extra)?;
+                let thread_key = matches!(config, ChannelConfig::SlackApp { .. })
+                    .then(|| {
+                        crate::enrich::run_of(event).map(|(ns, name)| format!("{ns}/{name}")).or(event.subject.clone())
+                    })
+                    .flatten();
                 planned.push(Planned {
                     trigger: trigger.name.clone(),
                     channel: channel.clone(),
                     once_key: once_key.clone(),
                     silenced: self.silenced(&trigger.name, channel, now),
+                    thread_key,
                     body,
                 });
             }

@@ -107,14 +107,20 @@ impl Worker {
             let outcomes = futures::future::join_all(group.iter().map(|d| self.sender.send(d))).await;
             let mut marks = Vec::with_capacity(group.len());
             let mut pause: Option<Duration> = None;
+            let mut new_thread = false;
             for (delivery, outcome) in group.iter().zip(outcomes) {
                 let (mark, wait) = self.judge(delivery, outcome);
+                new_thread |= matches!(&mark, Mark::Sent { thread: Some(_), .. });
                 marks.push(mark);
                 pause = pause.max(wait);
             }
             self.outbox.finish(marks).await?;
             if let Some(pause) = pause {
                 *paused_until = Some(Instant::now() + pause);
+                return Ok(true);
+            }
+            if new_thread {
+                // Later messages about the same run reply in the thread just started: read them again.
                 return Ok(true);
             }
         }
@@ -126,7 +132,14 @@ impl Worker {
     fn judge(&self, delivery: &Pending, outcome: Outcome) -> (Mark, Option<Duration>) {
         let (id, attempts, now) = (delivery.id, delivery.attempts + 1, now_ms());
         match outcome {
-            Outcome::Sent { response, pause } => (Mark::Sent { id, attempts, response, now }, pause),
+            Outcome::Sent { response, pause } => {
+                // A threading channel's first message about a key starts the thread (its `ts` is the response).
+                let thread = match (&delivery.thread_key, &delivery.thread_ts, &response) {
+                    (Some(key), None, Some(ts)) => Some((self.channel.clone(), key.clone(), ts.clone())),
+                    _ => None,
+                };
+                (Mark::Sent { id, attempts, response, now, thread }, pause)
+            }
             Outcome::Permanent { error } => {
                 tracing::warn!(channel = %self.channel, delivery = id, %error, "delivery failed for good");
                 (Mark::Dead { id, attempts, error, now }, None)

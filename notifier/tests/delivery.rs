@@ -307,3 +307,65 @@ async fn a_cloudevents_channel_sends_one_structured_event_per_delivery_and_retri
     };
     assert_eq!(data, json!({ "run": event["subject"] }));
 }
+
+#[tokio::test]
+async fn slacks_web_api_keeps_one_thread_per_run_and_stops_on_a_missing_channel() {
+    let api = Receiver::start(
+        vec![
+            Answer::new(200, r#"{"ok":true,"channel":"C0BUILD","ts":"1764600000.000100"}"#),
+            Answer::new(200, r#"{"ok":true,"channel":"C0BUILD","ts":"1764600001.000200"}"#),
+            Answer::new(429, r#"{"ok":false,"error":"ratelimited"}"#).header("retry-after", "1"),
+        ],
+        Answer::new(200, r#"{"ok":true,"channel":"C0BUILD","ts":"1764600009.000900"}"#),
+    )
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token = dir.path().join("token");
+    std::fs::write(&token, "xoxb-test-bot-token").expect("token");
+    let yaml = format!(
+        "channels: {{ build: {{ type: slackApp, token: {{ file: '{}' }}, channel: C0BUILD, apiUrl: '{}' }} }}\n\
+         triggers:\n  finished: {{ on: dev.cdevents.pipelinerun.finished.0.2.0 }}\n  regressed: {{ on: dev.tektongraph.run.regressed.v1 }}\n\
+         subscriptions: [{{ triggers: [finished, regressed], channels: [build] }}]\n",
+        token.display(),
+        api.url("/api/chat.postMessage")
+    );
+    let notifier =
+        Notifier::start(&Config::parse(&yaml).expect("rules"), &dir.path().join("outbox.db")).await.expect("start");
+    let incoming = |event: &Value| {
+        let event: cloudevents::Event = serde_json::from_value(event.clone()).expect("cloudevent");
+        notifier::event::Incoming::from_cloudevent(&event).expect("incoming")
+    };
+    // A run's finished event, then its regression: one thread. Another run's: a thread of its own.
+    let events = support::sensemaker_events().await;
+    let regressed = events.iter().find(|e| e["type"] == "dev.tektongraph.run.regressed.v1").expect("a regression");
+    let run = regressed["subject"].clone();
+    let finished = events
+        .iter()
+        .find(|e| e["type"] == "dev.cdevents.pipelinerun.finished.0.2.0" && e["subject"] == run)
+        .expect("the regressed run's finished event");
+    let other = events
+        .iter()
+        .find(|e| e["type"] == "dev.cdevents.pipelinerun.finished.0.2.0" && e["subject"] != run)
+        .expect("another run");
+    for event in [finished, other, regressed] {
+        notifier.accept(&incoming(event)).await.expect("accepted");
+    }
+    let got = api.wait_for(4, WITHIN).await;
+    assert!(got.iter().all(|r| r.headers["authorization"] == "Bearer xoxb-test-bot-token"));
+    assert!(got.iter().all(|r| r.body["channel"] == "C0BUILD"));
+    assert_eq!(got[0].body.get("thread_ts"), None, "the run's first message starts its thread");
+    assert_eq!(got[1].body.get("thread_ts"), None, "another run starts another");
+    assert_eq!(got[2].body["thread_ts"], "1764600000.000100", "the regression replies in the run's thread");
+    assert_eq!(got[3].body, got[2].body, "the rate-limited reply is sent again, still in the thread");
+    assert!(got[3].at - got[2].at >= Duration::from_secs(1), "Retry-After was honoured");
+    assert!(got[2].body["text"].as_str().is_some_and(|t| t.contains("regressed")));
+
+    api.answer_with(Answer::new(200, r#"{"ok":false,"error":"channel_not_found"}"#));
+    let mut again = incoming(other);
+    again.id = "another-event-about-the-other-run".into();
+    notifier.accept(&again).await.expect("accepted");
+    let rows = settled(&notifier, "build", 4).await;
+    let last = rows.last().expect("the last delivery");
+    assert_eq!((last.status.as_str(), last.attempts), ("dead", 1));
+    assert_eq!(last.last_error.as_deref(), Some("chat.postMessage: channel_not_found"));
+}
