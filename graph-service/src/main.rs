@@ -26,7 +26,11 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve(args) => {
             let store = args.open_store().await?;
             let app = args.common.app_config(false).await?;
-            let ingestor = args.events.ingestor(store)?;
+            let ingestor = args.events.ingestor(store, &args.data_dir)?;
+            let recovered = ingestor.recover_emissions().await.context("recovering the emission outbox")?;
+            if recovered > 0 {
+                tracing::info!(events = recovered, "queued the events of changes a crash left unsent");
+            }
             serve(Arc::new(ingestor), args.common.listen, app, args.source.config()?).await
         }
         Command::Demo(args) => {

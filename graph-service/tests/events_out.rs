@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use cloudevents::{AttributesReader, Event};
 use graph_service::ingest::Ingestor;
 use graph_service::model::ProjectionConfig;
-use graph_service::sensemaker::{Sensemaker, SensemakerConfig, emitter_from_url};
+use graph_service::sensemaker::{EmitOutbox, Sensemaker, SensemakerConfig, emitter_from_url};
 use graph_service::server::app_with;
 use poem::http::StatusCode;
 use poem::listener::{Acceptor, Listener, TcpListener};
@@ -56,10 +56,11 @@ async fn what_the_graph_learns_is_emitted_once() {
     let mut answers = Vec::new();
     for engine in support::engines(ProjectionConfig::default()).await {
         let (url, received, server) = receiver().await;
-        let sensemaker =
-            Sensemaker::new(SensemakerConfig::default(), vec![emitter_from_url(&url, &[]).expect("HTTP emitter")]);
-        let ingestor = Ingestor::new(engine.store.clone()).with_sensemaker(sensemaker);
-        let cli = TestClient::new(app_with(Arc::new(ingestor)).map_to_response());
+        let emitter = emitter_from_url(&url, &[]).expect("HTTP emitter");
+        let outbox = EmitOutbox::in_memory().expect("outbox");
+        let sensemaker = Sensemaker::new(SensemakerConfig::default(), vec![emitter], outbox);
+        let ingestor = Arc::new(Ingestor::new(engine.store.clone()).with_sensemaker(sensemaker));
+        let cli = TestClient::new(app_with(ingestor.clone()).map_to_response());
 
         // One fact per request, as a watch delivers them.
         let mut emitted = 0;
@@ -71,6 +72,7 @@ async fn what_the_graph_learns_is_emitted_once() {
                 serde_json::from_str(&resp.0.into_body().into_string().await.expect("body")).expect("report");
             emitted += report["emitted"].as_u64().expect("emitted count");
         }
+        ingestor.sensemaker().expect("a sensemaker").flush().await.expect("all sent");
         let first = received.lock().expect("lock").clone();
         assert_eq!(first.len() as u64, emitted, "{}: the report counts what the receiver got", engine.name);
         let counts = count_by_type(&first);
@@ -90,6 +92,7 @@ async fn what_the_graph_learns_is_emitted_once() {
                 .await
                 .assert_status(StatusCode::ACCEPTED);
         }
+        ingestor.sensemaker().expect("a sensemaker").flush().await.expect("all sent");
         assert_eq!(received.lock().expect("lock").len(), first.len(), "{}: a repeat emits nothing", engine.name);
         server.abort();
         let mut ids: Vec<String> = first.iter().map(|e| e.id().to_string()).collect();

@@ -15,7 +15,9 @@ use graph_service::model::ProjectionConfig;
 use graph_service::sensemaker::rules::{
     ARTIFACT_PUBLISHED, PIPELINERUN_FINISHED, RUN_REGRESSED, VULNERABILITIES_INCREASED, image_purl,
 };
-use graph_service::sensemaker::{Change, EmitError, Emitter, Sensemaker, SensemakerConfig, emitter_from_url};
+use graph_service::sensemaker::{
+    Change, EmitError, EmitOutbox, Emitter, OutboxCounts, Sensemaker, SensemakerConfig, emitter_from_url,
+};
 use graph_service::store::GraphStore;
 use graph_service::store::embedded::EmbeddedStore;
 use serde_json::{Value, json};
@@ -35,6 +37,10 @@ fn test_config() -> SensemakerConfig {
         max_backoff: Duration::from_millis(5),
         ..Default::default()
     }
+}
+
+fn memory() -> EmitOutbox {
+    EmitOutbox::in_memory().expect("in-memory outbox")
 }
 
 async fn store_with(facts: &[RunFact]) -> Arc<dyn GraphStore> {
@@ -74,7 +80,7 @@ fn seed_run(name: &str) -> RunFact {
 async fn the_seed_fixture_learned_at_once() {
     let facts = support::seed_facts();
     let store = store_with(&facts).await;
-    let sensemaker = Sensemaker::new(test_config(), vec![]);
+    let sensemaker = Sensemaker::new(test_config(), vec![], memory());
     let events = sensemaker.derive(store.as_ref(), &all_new(&facts)).await.expect("derive");
 
     let finished = of_type(&events, PIPELINERUN_FINISHED);
@@ -192,10 +198,10 @@ async fn streamed_facts_imply_the_same_events() {
     let facts = support::seed_facts();
     let batch = {
         let store = store_with(&facts).await;
-        Sensemaker::new(test_config(), vec![]).derive(store.as_ref(), &all_new(&facts)).await.expect("derive")
+        Sensemaker::new(test_config(), vec![], memory()).derive(store.as_ref(), &all_new(&facts)).await.expect("derive")
     };
     let store = store_with(&[]).await;
-    let sensemaker = Sensemaker::new(test_config(), vec![]);
+    let sensemaker = Sensemaker::new(test_config(), vec![], memory());
     let mut streamed = BTreeSet::new();
     for fact in &facts {
         let before = store.facts(&[fact.key()]).await.expect("facts").pop().flatten();
@@ -213,7 +219,7 @@ async fn streamed_facts_imply_the_same_events() {
 async fn finished_once_when_a_run_becomes_final() {
     let facts = support::seed_facts();
     let store = store_with(&facts).await;
-    let sensemaker = Sensemaker::new(test_config(), vec![]);
+    let sensemaker = Sensemaker::new(test_config(), vec![], memory());
     let done = seed_run("idec-image-builds-run-fb422");
     let mut running = done.clone();
     running.status.outcome = Outcome::Running;
@@ -245,7 +251,7 @@ async fn a_slow_run_is_a_duration_regression() {
     slow.status.completion_time = "2024-05-15T14:10:00Z".parse().ok();
     store.apply(std::slice::from_ref(&slow)).await.expect("apply");
 
-    let sensemaker = Sensemaker::new(test_config(), vec![]);
+    let sensemaker = Sensemaker::new(test_config(), vec![], memory());
     let events = sensemaker.derive(store.as_ref(), &all_new(std::slice::from_ref(&slow))).await.expect("derive");
     let regressed = of_type(&events, RUN_REGRESSED);
     assert_eq!(regressed.len(), 1);
@@ -286,8 +292,10 @@ async fn a_rescan_with_more_findings_is_an_increase() {
     assert!(rescan.supply_chain.scans.iter().any(|s| s.image_digest.as_deref() == Some(IMAGE_4)));
     store.apply(std::slice::from_ref(&rescan)).await.expect("apply");
 
-    let events =
-        Sensemaker::new(test_config(), vec![]).derive(store.as_ref(), &all_new(&[rescan])).await.expect("derive");
+    let events = Sensemaker::new(test_config(), vec![], memory())
+        .derive(store.as_ref(), &all_new(&[rescan]))
+        .await
+        .expect("derive");
     let increased = of_type(&events, VULNERABILITIES_INCREASED);
     assert_eq!(increased.len(), 1);
     let data = data(increased[0]);
@@ -336,38 +344,85 @@ async fn repeated_changes_are_sent_once_with_stable_ids() {
     let store = store_with(&facts).await;
     let changes = all_new(&facts);
     let recorder = Recorder::new(0, || EmitError::Transport("unused".into()));
-    let sensemaker = Sensemaker::new(test_config(), vec![Box::new(Shared(recorder.clone()))]);
+    let sensemaker = Sensemaker::new(test_config(), vec![Box::new(Shared(recorder.clone()))], memory());
 
     let first = sensemaker.derive(store.as_ref(), &changes).await.expect("derive");
     assert_eq!(first, sensemaker.derive(store.as_ref(), &changes).await.expect("derive"), "deterministic");
     assert_eq!(sensemaker.observe(store.as_ref(), &changes).await.expect("observe"), first.len());
     assert_eq!(sensemaker.observe(store.as_ref(), &changes).await.expect("observe"), 0, "recently sent");
+    sensemaker.flush().await.expect("flush");
     let sent = recorder.events.lock().unwrap().clone();
     assert_eq!(sent, first);
 
     // Another process (no memory of what was sent) derives the same ids: consumers can de-duplicate.
-    let other = Sensemaker::new(test_config(), vec![]);
+    let other = Sensemaker::new(test_config(), vec![], memory());
     let ids = |events: &[Event]| events.iter().map(|e| e.id().to_string()).collect::<Vec<_>>();
     assert_eq!(ids(&other.derive(store.as_ref(), &changes).await.expect("derive")), ids(&first));
 }
 
 #[tokio::test]
-async fn transient_failures_are_retried_and_permanent_ones_dropped_then_retried_on_redelivery() {
+async fn transient_failures_are_retried_until_sent_and_permanent_refusals_kept_with_the_reason() {
     let facts = support::seed_facts();
     let store = store_with(&facts).await;
     let changes = all_new(&facts[..1]);
 
     let flaky = Recorder::new(2, || EmitError::Rejected { status: 503, body: "busy".into() });
-    let sensemaker = Sensemaker::new(test_config(), vec![Box::new(Shared(flaky.clone()))]);
+    let sensemaker = Sensemaker::new(test_config(), vec![Box::new(Shared(flaky.clone()))], memory());
     assert_eq!(sensemaker.observe(store.as_ref(), &changes).await.expect("observe"), 2);
-    assert_eq!(flaky.calls.load(Ordering::SeqCst), 3);
+    sensemaker.flush().await.expect("flush");
+    assert_eq!(flaky.calls.load(Ordering::SeqCst), 3, "two 503s, then the batch went through");
+    assert_eq!(flaky.events.lock().unwrap().len(), 2);
+    assert_eq!(sensemaker.outbox().counts().expect("counts"), OutboxCounts::default());
 
     let refusing = Recorder::new(usize::MAX, || EmitError::Rejected { status: 400, body: "no".into() });
-    let sensemaker = Sensemaker::new(test_config(), vec![Box::new(Shared(refusing.clone()))]);
-    assert_eq!(sensemaker.observe(store.as_ref(), &changes).await.expect("ingest does not fail"), 0);
-    assert_eq!(refusing.calls.load(Ordering::SeqCst), 1, "a 400 is not retried");
-    sensemaker.observe(store.as_ref(), &changes).await.expect("observe");
-    assert_eq!(refusing.calls.load(Ordering::SeqCst), 2, "dropped events are not remembered as sent");
+    let sensemaker = Sensemaker::new(test_config(), vec![Box::new(Shared(refusing.clone()))], memory());
+    assert_eq!(sensemaker.observe(store.as_ref(), &changes).await.expect("ingest does not fail"), 2);
+    sensemaker.flush().await.expect("flush");
+    assert_eq!(refusing.calls.load(Ordering::SeqCst), 3, "the batch once, then each event alone; no retries");
+    let dead = sensemaker.outbox().dead("recorder").expect("dead");
+    assert_eq!(dead.len(), 2, "{dead:?}");
+    assert!(dead.iter().all(|d| d.reason.contains("400") && d.reason.contains("no")), "{dead:?}");
+    assert_eq!(sensemaker.outbox().counts().expect("counts").pending, 0);
+}
+
+/// The outbox outlives the process: events queued while the sink was down are sent by the next process, and an
+/// intent a crash left between apply and events is settled only when its apply happened.
+#[tokio::test]
+async fn the_outbox_survives_a_restart_and_recovers_intents() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("emit-outbox.redb");
+    let facts = support::seed_facts();
+    let store = store_with(&facts).await;
+    let changes = all_new(&facts);
+
+    let down = Recorder::new(usize::MAX, || EmitError::Transport("connection refused".into()));
+    let sensemaker =
+        Sensemaker::new(test_config(), vec![Box::new(Shared(down.clone()))], EmitOutbox::open(&path).unwrap());
+    let expected = sensemaker.derive(store.as_ref(), &changes[..4]).await.expect("derive");
+    assert_eq!(sensemaker.observe(store.as_ref(), &changes[..4]).await.expect("observe"), expected.len());
+    // A crash after the intent of an apply that happened (the seed facts are stored) and of one that did not.
+    sensemaker.intend(&changes[4..6]).await.expect("intend").expect("an intent");
+    let mut never = changes[6].clone();
+    never.after.deleted_at = Some(chrono::Utc::now()); // newer than what the store holds: never applied
+    sensemaker.intend(&[never.clone()]).await.expect("intend");
+    while down.calls.load(Ordering::SeqCst) < 2 {
+        tokio::task::yield_now().await; // the sink was tried (and retried) while down
+    }
+    sensemaker.stop().await;
+    assert!(down.events.lock().unwrap().is_empty());
+
+    let up = Recorder::new(0, || EmitError::Transport("unused".into()));
+    let sensemaker =
+        Sensemaker::new(test_config(), vec![Box::new(Shared(up.clone()))], EmitOutbox::open(&path).unwrap());
+    let recovered = sensemaker.recover(store.as_ref()).await.expect("recover");
+    let from_intent = sensemaker.derive(store.as_ref(), &changes[4..6]).await.expect("derive");
+    assert_eq!(recovered, from_intent.len());
+    sensemaker.flush().await.expect("flush");
+    let ids = |events: &[Event]| events.iter().map(|e| e.id().to_string()).collect::<BTreeSet<_>>();
+    let mut wanted = ids(&expected);
+    wanted.extend(ids(&from_intent));
+    assert_eq!(ids(&up.events.lock().unwrap()), wanted, "the queued events and the applied intent's, not the other");
+    assert_eq!(sensemaker.outbox().counts().expect("counts"), OutboxCounts::default(), "both intents are gone");
 }
 
 /// A real HTTP receiver that refuses the first request with 503 and records the accepted ones.
@@ -406,12 +461,10 @@ async fn the_http_emitter_posts_structured_events() {
     let changes = all_new(&facts);
     let emitter = emitter_from_url(&format!("http://{addr}/events"), &[]).expect("emitter");
     assert_eq!(emitter.describe(), format!("http://{addr}/events"));
-    let sensemaker = Sensemaker::new(test_config(), vec![emitter]);
+    let sensemaker = Sensemaker::new(test_config(), vec![emitter], memory());
     let expected = sensemaker.derive(store.as_ref(), &changes).await.expect("derive");
-    let sent = tokio::time::timeout(Duration::from_secs(30), sensemaker.observe(store.as_ref(), &changes))
-        .await
-        .expect("in time")
-        .expect("observe");
+    let sent = sensemaker.observe(store.as_ref(), &changes).await.expect("observe");
+    tokio::time::timeout(Duration::from_secs(30), sensemaker.flush()).await.expect("in time").expect("flush");
     server.abort();
 
     assert_eq!(sent, expected.len());

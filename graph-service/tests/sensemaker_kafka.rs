@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use cloudevents::{AttributesReader, Event};
 use graph_service::model::ProjectionConfig;
-use graph_service::sensemaker::{Change, Sensemaker, SensemakerConfig, emitter_from_url};
+use graph_service::sensemaker::{Change, EmitOutbox, Sensemaker, SensemakerConfig, emitter_from_url};
 use graph_service::store::GraphStore;
 use graph_service::store::embedded::EmbeddedStore;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -86,12 +86,11 @@ async fn the_kafka_emitter_produces_structured_events_keyed_by_subject() {
     let tuning = [KafkaOption::parse("linger.ms=1").expect("option")];
     let emitter = emitter_from_url(&format!("kafka://{}/{topic}", bootstrap()), &tuning).expect("emitter");
     assert_eq!(emitter.describe(), format!("kafka://{}/{topic}", bootstrap()));
-    let sensemaker = Sensemaker::new(SensemakerConfig::default(), vec![emitter]);
+    let outbox = EmitOutbox::in_memory().expect("outbox");
+    let sensemaker = Sensemaker::new(SensemakerConfig::default(), vec![emitter], outbox);
     let expected = sensemaker.derive(store.as_ref(), &changes).await.expect("derive");
-    let sent = tokio::time::timeout(TEST_TIMEOUT, sensemaker.observe(store.as_ref(), &changes))
-        .await
-        .expect("in time")
-        .expect("observe");
+    let sent = sensemaker.observe(store.as_ref(), &changes).await.expect("observe");
+    tokio::time::timeout(TEST_TIMEOUT, sensemaker.flush()).await.expect("in time").expect("flush");
     assert_eq!(sent, expected.len());
     assert_eq!(sensemaker.observe(store.as_ref(), &changes).await.expect("observe"), 0, "already sent");
 

@@ -14,7 +14,7 @@ pub use access::{AuthArgs, AuthSetup, EdgeArgs};
 
 use crate::ingest::{DecodeOptions, Ingestor};
 use crate::model::ProjectionConfig;
-use crate::sensemaker::{Sensemaker, SensemakerConfig, emitter_from_url};
+use crate::sensemaker::{EmitOutbox, Sensemaker, SensemakerConfig, emitter_from_url};
 use crate::source::kafka::{KafkaOption, KafkaSourceConfig};
 use crate::store::GraphStore;
 use crate::store::embedded::EmbeddedStore;
@@ -76,6 +76,10 @@ pub struct EventArgs {
     /// A librdkafka properties file for Kafka emitters (where secrets such as `sasl.password` go).
     #[arg(long, env = "GRAPH_SERVICE_EMIT_KAFKA_OPTIONS_FILE", value_name = "PATH", value_parser = OptionsFile::parse)]
     pub emit_kafka_options_file: Option<OptionsFile>,
+    /// Where events wait until their sinks take them (a redb file; default `<data-dir>/emit-outbox.redb`). It
+    /// survives restarts: nothing learned is dropped while a receiver is down.
+    #[arg(long, env = "GRAPH_SERVICE_EMIT_OUTBOX", value_name = "PATH")]
+    pub emit_outbox: Option<PathBuf>,
     /// The CloudEvent `source` of emitted events.
     #[arg(long, env = "GRAPH_SERVICE_EMIT_SOURCE", default_value = "/tekton-graph")]
     pub emit_source: String,
@@ -95,8 +99,9 @@ impl EventArgs {
         DecodeOptions { ignore_unknown: self.ignore_unknown_events }
     }
 
-    /// The ingestor over `store` these settings describe, with a sensemaker when there is somewhere to emit to.
-    pub fn ingestor(&self, store: Arc<dyn GraphStore>) -> anyhow::Result<Ingestor> {
+    /// The ingestor over `store` these settings describe, with a sensemaker when there is somewhere to emit to (its
+    /// outbox under `data_dir` unless `--emit-outbox` says where). Call inside a Tokio runtime.
+    pub fn ingestor(&self, store: Arc<dyn GraphStore>, data_dir: &std::path::Path) -> anyhow::Result<Ingestor> {
         let ingestor = Ingestor::new(store).with_options(self.decode_options());
         if self.emit.is_empty() {
             return Ok(ingestor);
@@ -118,7 +123,10 @@ impl EventArgs {
             duration_min_seconds: self.regression_min_seconds,
             ..SensemakerConfig::default()
         };
-        Ok(ingestor.with_sensemaker(Sensemaker::new(config, emitters)))
+        let path = self.emit_outbox.clone().unwrap_or_else(|| data_dir.join("emit-outbox.redb"));
+        let outbox = EmitOutbox::open(&path)?;
+        tracing::info!(outbox = %path.display(), "emission outbox open");
+        Ok(ingestor.with_sensemaker(Sensemaker::new(config, emitters, outbox)))
     }
 }
 

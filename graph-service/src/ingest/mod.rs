@@ -8,8 +8,10 @@
 //! * A CDEvent says only part of the story (`started` knows the start, `finished` the outcome), so a CDEvent fact
 //!   is merged into the stored CDEvent observation of the same run before it is applied
 //!   ([`tekton_graph_schema::merge::merge_observations`], a join that gives the same result in any order).
-//! * When a [`Sensemaker`] is configured, the runs whose newest observation changed are handed to it afterwards,
-//!   with what was stored before, so it can say what the graph just learned.
+//! * When a [`Sensemaker`] is configured, the runs whose newest observation is about to change are written to its
+//!   outbox before the apply, with what was stored before, and the events they imply replace them after it: what
+//!   the graph just learned is queued durably before the input is acknowledged, and sent by the Sensemaker's
+//!   dispatchers without holding ingest up.
 //!
 //! The read-merge-apply step holds a lock so that two requests cannot merge into the same stale observation. In a
 //! deployment with several graph-service replicas, CDEvents of one run must reach one replica (Kafka partitions by
@@ -39,7 +41,7 @@ pub struct IngestReport {
     pub applied: usize,
     /// Facts ignored because an equal or newer observation was already stored.
     pub ignored: usize,
-    /// Events the sensemaker emitted for this ingest.
+    /// Events the sensemaker queued for its sinks for this ingest (its dispatchers send them).
     pub emitted: usize,
 }
 
@@ -86,8 +88,22 @@ impl Ingestor {
         &self.live
     }
 
-    /// Applies decoded facts atomically (all or nothing), then tells the sensemaker what changed. A sensemaker
-    /// failure is logged, never returned: the facts are in the graph either way.
+    pub fn sensemaker(&self) -> Option<&Sensemaker> {
+        self.sensemaker.as_ref()
+    }
+
+    /// Queues the events of what a crash left between an apply and its events (call once at start-up, before any
+    /// input is taken). Returns how many events were queued.
+    pub async fn recover_emissions(&self) -> Result<usize, crate::sensemaker::SensemakerError> {
+        match &self.sensemaker {
+            Some(sensemaker) => sensemaker.recover(self.store.as_ref()).await,
+            None => Ok(0),
+        }
+    }
+
+    /// Applies decoded facts atomically (all or nothing) and queues what the sensemaker learns from them. Failing
+    /// to write the sensemaker's intent fails the ingest (nothing is applied, the input is not acknowledged); a
+    /// failure after the apply is logged and leaves the intent for [`Ingestor::recover_emissions`].
     pub async fn apply(&self, facts: &[RunFact]) -> Result<IngestReport, StoreError> {
         let received = facts.len();
         let needs_context = self.sensemaker.is_some() || facts.iter().any(|f| f.observed_from == ObservedFrom::CdEvent);
@@ -98,24 +114,38 @@ impl Ingestor {
             }
             return Ok(IngestReport { received, applied: stats.applied, ignored: stats.ignored, emitted: 0 });
         }
-        let (stats, changes) = {
+        let (stats, intent, changes) = {
             let _guard = self.merge_lock.lock().await;
             let stored = self.stored(facts).await?;
             let (merged, newest) = merge_batch(&stored, facts);
-            let stats = self.store.apply(&merged).await?;
+            let changes = changes_between(stored, newest);
+            let intent = match &self.sensemaker {
+                Some(sensemaker) => sensemaker.intend(&changes).await.map_err(|e| StoreError::Engine(e.to_string()))?,
+                None => None,
+            };
+            let stats = match self.store.apply(&merged).await {
+                Ok(stats) => stats,
+                Err(error) => {
+                    if let Some(sensemaker) = &self.sensemaker
+                        && let Err(abandon) = sensemaker.abandon(intent).await
+                    {
+                        tracing::warn!(error = %abandon, "forgetting the intent of a failed apply failed");
+                    }
+                    return Err(error);
+                }
+            };
             if stats.applied > 0 {
                 self.live.announce(&merged);
             }
-            (stats, changes_between(stored, newest))
+            (stats, intent, changes)
         };
         let emitted = match &self.sensemaker {
-            Some(sensemaker) if !changes.is_empty() => {
-                sensemaker.observe(self.store.as_ref(), &changes).await.unwrap_or_else(|error| {
-                    tracing::error!(%error, changes = changes.len(), "sensemaker failed; the facts are stored");
-                    0
-                })
-            }
-            _ => 0,
+            Some(sensemaker) => sensemaker.settle(self.store.as_ref(), intent, &changes).await.unwrap_or_else(|error| {
+                tracing::error!(%error, changes = changes.len(), "queueing events failed; the facts are stored and the \
+                    changes kept for recovery at the next start");
+                0
+            }),
+            None => 0,
         };
         Ok(IngestReport { received, applied: stats.applied, ignored: stats.ignored, emitted })
     }

@@ -20,29 +20,36 @@
 //! Event ids are deterministic — a hash of the type, the subject and the fields that decided the event — and so are
 //! the event times (taken from the facts). A repeated fact is ignored by the store and never becomes a [`Change`];
 //! a redelivered change yields the same ids, which downstream consumers can de-duplicate on, and within one process
-//! a bounded set of recently sent ids drops repeats before they are sent.
+//! a bounded set of recently sent ids drops repeats before they are queued.
 //!
-//! Emission is **at most once per process, after retries**: each emitter is retried with exponential backoff, then
-//! the failure is logged and the events are dropped (they are not persisted). Ingest never fails because a sink
-//! is down: [`Sensemaker::observe`] only returns an error when the store cannot be read.
+//! Emission goes through a durable [`outbox`]: ingest writes its changes down before the store applies them and its
+//! events after, then returns; one [`dispatch`] task per sink sends them, retrying transient failures with
+//! exponential backoff and jitter for as long as it takes. So ingest never waits on a receiver, a receiver that is
+//! down only delays its own events, and an event is never dropped: it is sent **at least once** (a crash after a
+//! send and before its row is removed sends it again, with the same id), or kept among the outbox's dead with the
+//! reason when the sink refused it for good.
 
+pub mod dispatch;
 pub mod emit;
+pub mod outbox;
 pub mod rules;
 
 use std::collections::{HashSet, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use backon::{ExponentialBuilder, Retryable};
 use cloudevents::{AttributesReader, Event};
-use tekton_graph_schema::RunFact;
+use serde::{Deserialize, Serialize};
+use tekton_graph_schema::{RunFact, RunKey};
+use tokio::sync::{Notify, watch};
 
 pub use emit::{EmitError, Emitter, emitter_from_url};
+pub use outbox::{DeadEvent, EmitOutbox, OutboxCounts, OutboxError};
 
 use crate::store::{GraphStore, StoreError};
 
 /// One run whose newest observation changed in an apply: what was stored before (None if new) and what won.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Change {
     pub before: Option<RunFact>,
     pub after: RunFact,
@@ -61,9 +68,10 @@ pub struct SensemakerConfig {
     pub duration_min_seconds: f64,
     /// How many recently sent event ids are remembered to drop repeats.
     pub recent_ids: usize,
-    /// Retries of one emitter after a transient failure.
-    pub retries: usize,
-    /// First retry delay; grows exponentially up to `max_backoff`.
+    /// Most events one sink is sent at a time.
+    pub batch_size: usize,
+    /// First retry delay after a transient failure; grows exponentially (with jitter) up to `max_backoff`, and
+    /// retries go on until the sink takes the events.
     pub first_backoff: Duration,
     pub max_backoff: Duration,
 }
@@ -76,7 +84,7 @@ impl Default for SensemakerConfig {
             duration_factor: 1.5,
             duration_min_seconds: 30.0,
             recent_ids: 10_000,
-            retries: 3,
+            batch_size: 100,
             first_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(5),
         }
@@ -89,55 +97,164 @@ pub enum SensemakerError {
     Store(#[from] StoreError),
     #[error("building event `{ty}`: {reason}")]
     Build { ty: String, reason: String },
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
 }
 
-/// Turns changes into events and sends them.
+/// Turns changes into events and queues them for its sinks, whose dispatchers send them.
 pub struct Sensemaker {
     config: SensemakerConfig,
-    emitters: Vec<Box<dyn Emitter>>,
+    sinks: Vec<String>,
+    outbox: EmitOutbox,
     recent: Mutex<RecentIds>,
+    wakes: Vec<Arc<Notify>>,
+    progress: watch::Sender<u64>,
+    dispatchers: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Sensemaker {
-    pub fn new(config: SensemakerConfig, emitters: Vec<Box<dyn Emitter>>) -> Self {
+    /// A Sensemaker queueing into `outbox`, with one dispatcher task per emitter (spawned here: call it inside a
+    /// Tokio runtime). The dispatchers start with what an earlier process left in the outbox.
+    pub fn new(config: SensemakerConfig, emitters: Vec<Box<dyn Emitter>>, outbox: EmitOutbox) -> Self {
         let recent = Mutex::new(RecentIds::new(config.recent_ids));
-        Sensemaker { config, emitters, recent }
+        let (progress, _) = watch::channel(0);
+        let mut sinks = Vec::new();
+        let mut wakes = Vec::new();
+        let mut dispatchers = Vec::new();
+        for emitter in emitters {
+            let sink = emitter.describe();
+            let wake = Arc::new(Notify::new());
+            let dispatcher = dispatch::Dispatcher {
+                sink: sink.clone(),
+                emitter,
+                outbox: outbox.clone(),
+                wake: wake.clone(),
+                progress: progress.clone(),
+                batch_size: config.batch_size.max(1),
+                first_backoff: config.first_backoff,
+                max_backoff: config.max_backoff,
+            };
+            dispatchers.push(tokio::spawn(dispatcher.run()));
+            sinks.push(sink);
+            wakes.push(wake);
+        }
+        Sensemaker { config, sinks, outbox, recent, wakes, progress, dispatchers }
     }
 
     pub fn config(&self) -> &SensemakerConfig {
         &self.config
     }
 
-    /// Derives the events these changes imply (reading the store for context) and sends them. Deterministic.
+    pub fn outbox(&self) -> &EmitOutbox {
+        &self.outbox
+    }
+
+    /// Where the events go, as the emitters describe themselves (the outbox's sink names).
+    pub fn sinks(&self) -> &[String] {
+        &self.sinks
+    }
+
+    /// Derives the events these changes imply (reading the store for context). Deterministic.
     pub async fn derive(&self, store: &dyn GraphStore, changes: &[Change]) -> Result<Vec<Event>, SensemakerError> {
         rules::derive(&self.config, store, changes).await
     }
 
-    /// Derives the events and sends those not sent recently to every emitter. Returns how many events every
-    /// emitter accepted. Emission failures are logged, not returned (see the module docs).
-    pub async fn observe(&self, store: &dyn GraphStore, changes: &[Change]) -> Result<usize, SensemakerError> {
-        if self.emitters.is_empty() || changes.is_empty() {
-            return Ok(0);
+    /// Writes down the changes an apply is about to make (None when there is nowhere to emit to).
+    pub async fn intend(&self, changes: &[Change]) -> Result<Option<u64>, SensemakerError> {
+        if self.sinks.is_empty() || changes.is_empty() {
+            return Ok(None);
         }
-        let events = self.derive(store, changes).await?;
-        let fresh = self.claim(events);
-        if fresh.is_empty() {
-            return Ok(0);
-        }
-        let mut delivered = true;
-        for emitter in &self.emitters {
-            delivered &= self.emit_with_retry(emitter.as_ref(), &fresh).await;
-        }
-        if !delivered {
-            // Let a redelivered change try again: its events carry the same ids, so consumers still de-duplicate.
-            self.release(&fresh);
-            return Ok(0);
-        }
-        Ok(fresh.len())
+        let changes = changes.to_vec();
+        Ok(Some(self.outbox.blocking(move |outbox| outbox.intend(&changes)).await?))
     }
 
-    /// Keeps the events whose ids were not sent recently, and marks them sent (before sending, so that two
-    /// concurrent observes of one change do not both send it).
+    /// Forgets the intent of an apply that failed.
+    pub async fn abandon(&self, intent: Option<u64>) -> Result<(), SensemakerError> {
+        let Some(intent) = intent else { return Ok(()) };
+        Ok(self.outbox.blocking(move |outbox| outbox.abandon(intent)).await?)
+    }
+
+    /// After the apply: derives the intent's events and queues those not sent recently, durably, in place of the
+    /// intent. Returns how many were queued. On an error the intent stays, for [`Sensemaker::recover`].
+    pub async fn settle(
+        &self,
+        store: &dyn GraphStore,
+        intent: Option<u64>,
+        changes: &[Change],
+    ) -> Result<usize, SensemakerError> {
+        let Some(intent) = intent else { return Ok(0) };
+        let events = self.derive(store, changes).await?;
+        let fresh = self.claim(events);
+        let queued = fresh.len();
+        let sinks = self.sinks.clone();
+        let settled = {
+            let fresh = fresh.clone();
+            self.outbox.blocking(move |outbox| outbox.settle(intent, &fresh, &sinks)).await
+        };
+        if let Err(error) = settled {
+            self.release(&fresh);
+            return Err(error.into());
+        }
+        for wake in &self.wakes {
+            wake.notify_one();
+        }
+        Ok(queued)
+    }
+
+    /// [`Sensemaker::intend`] and [`Sensemaker::settle`] for changes applied elsewhere.
+    pub async fn observe(&self, store: &dyn GraphStore, changes: &[Change]) -> Result<usize, SensemakerError> {
+        let intent = self.intend(changes).await?;
+        self.settle(store, intent, changes).await
+    }
+
+    /// Settles what a crash left between an apply and its events: the changes whose winning observation the store
+    /// holds are derived and queued; intents whose apply never happened are dropped (their input was not
+    /// acknowledged). Returns how many events were queued.
+    pub async fn recover(&self, store: &dyn GraphStore) -> Result<usize, SensemakerError> {
+        let intents = self.outbox.blocking(|outbox| outbox.intents()).await?;
+        let mut queued = 0;
+        for (intent, changes) in intents {
+            let keys: Vec<RunKey> = changes.iter().map(|c| c.after.key()).collect();
+            let stored = store.facts(&keys).await?;
+            let applied: Vec<Change> = changes
+                .into_iter()
+                .zip(stored)
+                .filter(|(change, stored)| {
+                    stored.as_ref().is_some_and(|s| s.compare_observations(&change.after).is_ge())
+                })
+                .map(|(change, _)| change)
+                .collect();
+            if applied.is_empty() || self.sinks.is_empty() {
+                self.abandon(Some(intent)).await?;
+            } else {
+                queued += self.settle(store, Some(intent), &applied).await?;
+            }
+        }
+        Ok(queued)
+    }
+
+    /// Waits until no event is waiting for a sink (sent, or dead).
+    pub async fn flush(&self) -> Result<(), SensemakerError> {
+        let mut progress = self.progress.subscribe();
+        loop {
+            if self.outbox.blocking(|outbox| outbox.counts()).await?.pending == 0 {
+                return Ok(());
+            }
+            // The sender lives in self, so this only ends when a dispatcher made progress.
+            let _ = progress.changed().await;
+        }
+    }
+
+    /// Stops the dispatchers and waits until they let go of the outbox (so that the file can be opened again).
+    pub async fn stop(mut self) {
+        for dispatcher in std::mem::take(&mut self.dispatchers) {
+            dispatcher.abort();
+            let _ = dispatcher.await;
+        }
+    }
+
+    /// Keeps the events whose ids were not sent recently, and marks them sent (before queueing, so that two
+    /// concurrent settles of one change do not both queue it).
     fn claim(&self, events: Vec<Event>) -> Vec<Event> {
         let mut recent = self.recent.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         events.into_iter().filter(|e| recent.insert(e.id())).collect()
@@ -149,29 +266,12 @@ impl Sensemaker {
             recent.remove(event.id());
         }
     }
+}
 
-    /// Sends to one emitter, retrying transient failures; true when it accepted the events.
-    async fn emit_with_retry(&self, emitter: &dyn Emitter, events: &[Event]) -> bool {
-        let backoff = ExponentialBuilder::default()
-            .with_min_delay(self.config.first_backoff)
-            .with_max_delay(self.config.max_backoff)
-            .with_max_times(self.config.retries);
-        let result = (|| emitter.emit(events))
-            .retry(backoff)
-            .when(EmitError::is_transient)
-            .notify(|error, delay| {
-                tracing::warn!(sink = %emitter.describe(), %error, ?delay, "emitting events failed; retrying");
-            })
-            .await;
-        match result {
-            Ok(()) => {
-                tracing::debug!(sink = %emitter.describe(), events = events.len(), "events emitted");
-                true
-            }
-            Err(error) => {
-                tracing::error!(sink = %emitter.describe(), %error, events = events.len(), "events dropped");
-                false
-            }
+impl Drop for Sensemaker {
+    fn drop(&mut self) {
+        for dispatcher in &self.dispatchers {
+            dispatcher.abort();
         }
     }
 }
