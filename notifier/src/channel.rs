@@ -8,10 +8,12 @@
 //! | Discord webhook | 204 / 200; `X-RateLimit-Remaining: 0` pauses the channel for `X-RateLimit-Reset-After` | 429 `Retry-After` / `retry_after`, 5xx | 400 (`50006`), 401, 403, 404 (`10015` unknown webhook) |
 //! | webhook, EventListener, CloudEvents | 2xx (an EventListener's `eventID` is kept) | 408, 429 `Retry-After`, 5xx | other 4xx |
 //! | e-mail ([`email`]) | 2xx reply to `DATA` | 4xx replies, connection and TLS failures | 5xx replies, bad addresses |
+//! | Kafka ([`kafka`]) | acknowledged by all in-sync replicas | broker errors, timeouts | message too large, not authorized |
 //!
 //! Any network failure is retried. Error texts never contain the URL: a webhook URL is a secret.
 
 pub mod email;
+pub mod kafka;
 
 use std::time::Duration;
 
@@ -58,12 +60,14 @@ enum Kind {
 pub enum Sender {
     Http(HttpSender),
     Email(email::EmailSender),
+    Kafka(kafka::KafkaSender),
 }
 
 impl Sender {
     pub fn build(name: &str, config: &ChannelConfig, timeout: Duration) -> Result<Sender, ChannelError> {
         match config {
             ChannelConfig::Email { .. } => Ok(Sender::Email(email::EmailSender::build(name, config, timeout)?)),
+            ChannelConfig::Kafka { .. } => Ok(Sender::Kafka(kafka::KafkaSender::build(name, config, timeout)?)),
             _ => Ok(Sender::Http(HttpSender::build(name, config, timeout)?)),
         }
     }
@@ -73,6 +77,7 @@ impl Sender {
         match self {
             Sender::Http(http) => matches!(http.kind, Kind::Slack | Kind::SlackApp | Kind::Discord),
             Sender::Email(_) => true,
+            Sender::Kafka(_) => false,
         }
     }
 
@@ -80,6 +85,7 @@ impl Sender {
         match self {
             Sender::Http(http) => http.send(delivery).await,
             Sender::Email(email) => email.send(delivery).await,
+            Sender::Kafka(kafka) => kafka.send(delivery).await,
         }
     }
 }
@@ -137,7 +143,9 @@ impl HttpSender {
                 }
                 (Kind::EventListener, url.clone())
             }
-            ChannelConfig::Email { .. } => return Err(invalid("not an HTTP channel".into())),
+            ChannelConfig::Email { .. } | ChannelConfig::Kafka { .. } => {
+                return Err(invalid("not an HTTP channel".into()));
+            }
         };
         if !matches!(url.scheme(), "http" | "https") {
             return Err(invalid(format!("only http(s) URLs can be called, not `{}:`", url.scheme())));

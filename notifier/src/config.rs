@@ -120,6 +120,18 @@ pub enum ChannelConfig {
         /// Template of the `data` (values are written as JSON). Default: trigger, text, event and links.
         body: Option<String>,
     },
+    /// A Kafka topic: one message per delivery — the rendered JSON body, keyed by the event id, with an
+    /// `idempotency-key` header — from an idempotent `acks=all` producer.
+    #[serde(rename_all = "camelCase")]
+    Kafka {
+        /// `HOST:PORT[,HOST:PORT…]`.
+        brokers: String,
+        topic: String,
+        /// A librdkafka properties file (security settings; secrets such as `sasl.password` belong here).
+        options_file: Option<PathBuf>,
+        /// Template of the JSON body (values are written as JSON). Default: trigger, event and links.
+        body: Option<String>,
+    },
     /// E-mail over SMTP, plain text.
     #[serde(rename_all = "camelCase")]
     Email {
@@ -162,6 +174,7 @@ impl ChannelConfig {
             ChannelConfig::EventListener { .. } => "eventListener",
             ChannelConfig::CloudEvents { .. } => "cloudEvents",
             ChannelConfig::Email { .. } => "email",
+            ChannelConfig::Kafka { .. } => "kafka",
         }
     }
 }

@@ -103,6 +103,12 @@ pub fn decode_http(headers: &HeaderMap, body: &[u8]) -> Result<Incoming, DecodeE
     ))
 }
 
+/// Decodes a Kafka message: a CloudEvent in structured or binary mode (the Kafka binding's `ce_*` headers).
+pub fn decode_kafka(headers: &[(&str, &[u8])], payload: &[u8]) -> Result<Incoming, DecodeError> {
+    let event = tekton_graph_kafka::cloudevent(headers, payload).map_err(DecodeError::NotAnEvent)?;
+    Incoming::from_cloudevent(&event)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,5 +159,22 @@ mod tests {
             let error = decode_http(&headers(pairs), body).expect_err(reason).to_string();
             assert!(error.contains(reason), "{error}");
         }
+    }
+
+    #[test]
+    fn kafka_messages_in_both_modes_give_the_http_event() {
+        let structured = br#"{"specversion":"1.0","id":"e1","source":"/x","type":"t.v1","data":{"a":1}}"#;
+        let from_http = decode_http(&HeaderMap::new(), structured).expect("http");
+        assert_eq!(decode_kafka(&[], structured).expect("structured"), from_http);
+        let binary: [(&str, &[u8]); 5] = [
+            ("ce_specversion", b"1.0"),
+            ("ce_id", b"e1"),
+            ("ce_source", b"/x"),
+            ("ce_type", b"t.v1"),
+            ("content-type", b"application/json"),
+        ];
+        assert_eq!(decode_kafka(&binary, br#"{"a":1}"#).expect("binary"), from_http);
+        let error = decode_kafka(&[], b"junk").expect_err("junk").to_string();
+        assert!(error.contains("not a CloudEvent") && error.contains("not JSON"), "{error}");
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! `event` decodes what arrives (CloudEvents, Harbor webhooks) → `rules` matches triggers, applies silences and
 //! renders bodies (`render`) → `outbox` records the deliveries atomically and de-duplicates → one `worker` per
-//! channel sends them (`channel`), with retries. `server` is the HTTP surface; `config` the rule file.
+//! channel sends them (`channel`), with retries. `server` is the HTTP surface, `source` the Kafka input; `config` the
+//! rule file.
 
 pub mod channel;
 pub mod config;
@@ -15,6 +16,7 @@ pub mod rules;
 pub mod schedule;
 pub mod secret;
 pub mod server;
+pub mod source;
 pub mod worker;
 
 use std::collections::BTreeMap;

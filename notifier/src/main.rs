@@ -13,6 +13,8 @@ use notifier::server::{Access, routes};
 use poem::Server;
 use poem::listener::TcpListener;
 use tekton_graph_access::StaticTokens;
+use tekton_graph_kafka::{KafkaOption, KafkaSourceConfig, Shutdown};
+use tekton_graph_schema::kafka::OptionsFile;
 
 #[derive(Parser)]
 #[command(
@@ -28,7 +30,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Receive events over HTTP and deliver what the rules ask for.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Check a rule file (references, CEL, templates) without starting; secrets are not read.
     Check {
         /// The rule file (YAML).
@@ -65,6 +67,20 @@ struct ServeArgs {
     /// Serve without authentication on a non-loopback address.
     #[arg(long, env = "NOTIFIER_INSECURE_NO_AUTH")]
     insecure_no_auth: bool,
+    /// Also consume events from Kafka: `kafka://HOST:PORT[,HOST:PORT…]/TOPIC?group=NAME&dlq=TOPIC` (defaults: group
+    /// `tekton-graph`, dead-letter topic `<TOPIC>.dlq`); give the notifier its own group.
+    #[arg(long, env = "NOTIFIER_SOURCE", value_parser = parse_source)]
+    source: Option<KafkaSourceConfig>,
+    /// A librdkafka setting for the Kafka source, e.g. `security.protocol=SASL_SSL` (repeatable; values never printed).
+    #[arg(long = "kafka-option", value_name = "KEY=VALUE", value_parser = KafkaOption::parse, requires = "source")]
+    kafka_options: Vec<KafkaOption>,
+    /// A librdkafka properties file for the Kafka source (where secrets such as `sasl.password` go).
+    #[arg(long, env = "NOTIFIER_KAFKA_OPTIONS_FILE", value_name = "PATH", value_parser = OptionsFile::parse)]
+    kafka_options_file: Option<OptionsFile>,
+}
+
+fn parse_source(url: &str) -> Result<KafkaSourceConfig, String> {
+    KafkaSourceConfig::from_url(url).map_err(|e| e.to_string())
 }
 
 impl ServeArgs {
@@ -118,19 +134,42 @@ async fn main() -> anyhow::Result<()> {
             let access = args.access()?;
             let config = Config::load(&args.rules)?;
             let notifier = Notifier::start(&config, &args.db).await?;
+            let (stop, shutdown) = Shutdown::new();
+            let source = match &args.source {
+                Some(source) => {
+                    let mut source = source.clone();
+                    source.options = OptionsFile::merged(&args.kafka_options, args.kafka_options_file.as_ref())
+                        .map_err(anyhow::Error::msg)?;
+                    let notifier = notifier.clone();
+                    Some(tokio::spawn(async move { notifier::source::run(&source, notifier, shutdown).await }))
+                }
+                None => None,
+            };
             let listener = TcpListener::bind(args.listen);
             tracing::info!(listen = %args.listen, rules = %args.rules.display(), db = %args.db.display(),
                 channels = config.channels.len(), triggers = config.triggers.len(), "notifier listening");
-            Server::new(listener)
-                .run_with_graceful_shutdown(
-                    routes(notifier, access),
-                    async {
-                        let _ = tokio::signal::ctrl_c().await;
-                    },
-                    Some(std::time::Duration::from_secs(5)),
-                )
-                .await
-                .with_context(|| format!("serving on {}", args.listen))
+            let server = Server::new(listener).run_with_graceful_shutdown(
+                routes(notifier, access),
+                async {
+                    let _ = tokio::signal::ctrl_c().await;
+                },
+                Some(std::time::Duration::from_secs(5)),
+            );
+            let Some(mut source) = source else {
+                return server.await.with_context(|| format!("serving on {}", args.listen));
+            };
+            tokio::select! {
+                served = server => {
+                    stop.trigger();
+                    source.await.context("the Kafka source task failed")?.context("the Kafka source stopped")?;
+                    served.with_context(|| format!("serving on {}", args.listen))
+                }
+                // The source only ends by itself when it cannot subscribe: the notifier must not go on without it.
+                consumed = &mut source => {
+                    consumed.context("the Kafka source task failed")?.context("the Kafka source stopped")?;
+                    anyhow::bail!("the Kafka source stopped")
+                }
+            }
         }
     }
 }

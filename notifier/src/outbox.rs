@@ -305,6 +305,15 @@ impl Outbox {
         .await
     }
 
+    /// Whether an event with this id was recorded.
+    pub async fn event_seen(&self, id: &str) -> Result<bool> {
+        let id = id.to_string();
+        self.with(move |db| {
+            Ok(db.query_row("SELECT 1 FROM events WHERE id = ?1", params![id], |_| Ok(())).optional()?.is_some())
+        })
+        .await
+    }
+
     /// The last slot `schedule` fired (Unix ms), if it ever ran.
     pub async fn schedule_last(&self, schedule: &str) -> Result<Option<i64>> {
         let schedule = schedule.to_string();

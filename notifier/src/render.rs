@@ -107,7 +107,8 @@ impl Templates {
                 }
                 ChannelConfig::Webhook { body, .. }
                 | ChannelConfig::EventListener { body, .. }
-                | ChannelConfig::CloudEvents { body, .. } => (&None, body),
+                | ChannelConfig::CloudEvents { body, .. }
+                | ChannelConfig::Kafka { body, .. } => (&None, body),
             };
             if let Some(source) = text {
                 let id = format!("channels.{name}.text.txt");
@@ -185,7 +186,7 @@ impl Templates {
                 let subject = subject.split_whitespace().collect::<Vec<_>>().join(" ");
                 Ok(json!({ "subject": truncate(&subject, SUBJECT_MAX_CHARS), "text": text }))
             }
-            ChannelConfig::Webhook { .. } | ChannelConfig::EventListener { .. } => {
+            ChannelConfig::Webhook { .. } | ChannelConfig::EventListener { .. } | ChannelConfig::Kafka { .. } => {
                 self.machine_body(trigger, channel, event, extra)
             }
             ChannelConfig::CloudEvents { event_type, .. } => Ok(json!({

@@ -17,7 +17,7 @@ use cloudevents::{AttributesReader, Event};
 use http::HeaderMap;
 use serde_json::Value;
 use tekton_graph_schema::RunFact;
-use tekton_graph_schema::envelope::{BATCH_CONTENT_TYPE, STRUCTURED_CONTENT_TYPE, from_cloudevent};
+use tekton_graph_schema::envelope::{BATCH_CONTENT_TYPE, from_cloudevent};
 
 /// Prefix of our own fact event types.
 pub const FACT_TYPE_PREFIX: &str = "dev.tektongraph.fact.";
@@ -171,42 +171,14 @@ pub fn decode_kafka(headers: &[(&str, &[u8])], payload: &[u8], options: DecodeOp
 }
 
 fn kafka_event(headers: &[(&str, &[u8])], payload: &[u8]) -> Result<Event, IngestError> {
-    let header = |name: &str| headers.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, v)| *v);
-    let content_type = header("content-type").map(String::from_utf8_lossy).unwrap_or_default();
-    let structured = content_type.trim_start().starts_with(STRUCTURED_CONTENT_TYPE);
-    if structured || header("ce_specversion").is_none() {
-        let value: Value = serde_json::from_slice(payload).map_err(|e| {
-            IngestError::NotAKafkaEvent(format!("no `ce_specversion` header and the payload is not JSON: {e}"))
-        })?;
-        if !structured && value.get("specversion").is_none() {
-            return Err(IngestError::NotAKafkaEvent(
-                "no `ce_specversion` header and the payload has no `specversion`".into(),
-            ));
-        }
-        return serde_json::from_value::<Event>(value).map_err(|e| IngestError::NotAKafkaEvent(e.to_string()));
-    }
-    // Binary mode: the Kafka binding's `ce_` headers are the HTTP binding's `ce-` headers.
-    let mut map = HeaderMap::new();
-    for (key, value) in headers {
-        let lower = key.to_ascii_lowercase();
-        let name = match lower.strip_prefix("ce_") {
-            Some(attribute) => format!("ce-{attribute}"),
-            None if lower == "content-type" => lower,
-            None => continue,
-        };
-        let name = http::HeaderName::from_bytes(name.as_bytes())
-            .map_err(|e| IngestError::NotAKafkaEvent(format!("header `{key}`: {e}")))?;
-        let value = http::HeaderValue::from_bytes(value)
-            .map_err(|e| IngestError::NotAKafkaEvent(format!("header `{key}`: {e}")))?;
-        map.append(name, value);
-    }
-    cloudevents::binding::http::to_event(&map, payload.to_vec()).map_err(|e| IngestError::NotAKafkaEvent(e.to_string()))
+    tekton_graph_kafka::cloudevent(headers, payload).map_err(IngestError::NotAKafkaEvent)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use cloudevents::AttributesReader;
+    use tekton_graph_schema::envelope::STRUCTURED_CONTENT_TYPE;
     use tekton_graph_schema::envelope::to_cloudevent;
 
     fn sample() -> RunFact {

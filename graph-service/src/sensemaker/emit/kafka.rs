@@ -5,8 +5,6 @@
 
 use async_trait::async_trait;
 use cloudevents::{AttributesReader, Event};
-use rdkafka::ClientConfig;
-use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use tekton_graph_schema::envelope::STRUCTURED_CONTENT_TYPE;
@@ -14,8 +12,6 @@ use tekton_graph_schema::kafka::KafkaOption;
 
 use super::{EmitError, Emitter};
 
-/// Producer settings the emitter relies on; Kafka options cannot change them.
-const ENFORCED: &[(&str, &str)] = &[("enable.idempotence", "true"), ("acks", "all")];
 /// Default delivery timeout of one message (librdkafka's own retries included); a Kafka option may change it.
 const MESSAGE_TIMEOUT_MS: &str = "15000";
 
@@ -27,21 +23,13 @@ pub struct KafkaEmitter {
 
 impl KafkaEmitter {
     pub fn new(brokers: &str, topic: &str, options: &[KafkaOption]) -> Result<Self, EmitError> {
-        if let Some(option) = options.iter().find(|o| ENFORCED.iter().any(|(key, _)| *key == o.key)) {
-            return Err(EmitError::Client(format!("Kafka setting `{}` is set by the emitter itself", option.key)));
-        }
-        let mut config = ClientConfig::new();
-        config
-            .set("bootstrap.servers", brokers)
-            .set("client.id", concat!("tekton-graph-sensemaker/", env!("CARGO_PKG_VERSION")))
-            .set("message.timeout.ms", MESSAGE_TIMEOUT_MS);
-        for option in options {
-            config.set(&option.key, &option.value);
-        }
-        for (key, value) in ENFORCED {
-            config.set(*key, *value);
-        }
-        let producer = config.create().map_err(|e| config_error(e, options))?;
+        let producer = tekton_graph_kafka::producer::producer(
+            brokers,
+            concat!("tekton-graph-sensemaker/", env!("CARGO_PKG_VERSION")),
+            &[("message.timeout.ms", MESSAGE_TIMEOUT_MS)],
+            options,
+        )
+        .map_err(EmitError::Client)?;
         Ok(KafkaEmitter { producer, brokers: brokers.to_string(), topic: topic.to_string() })
     }
 }
@@ -82,15 +70,5 @@ impl Emitter for KafkaEmitter {
 
     fn describe(&self) -> String {
         format!("kafka://{}/{}", self.brokers, self.topic)
-    }
-}
-
-/// A configuration error, without the value when it is one of the user's (it may be a password).
-fn config_error(error: KafkaError, options: &[KafkaOption]) -> EmitError {
-    match &error {
-        KafkaError::ClientConfig(_, _, key, _) if options.iter().any(|o| &o.key == key) => {
-            EmitError::Client(format!("Kafka setting `{key}` is invalid (value not shown)"))
-        }
-        _ => EmitError::Client(error.to_string()),
     }
 }
