@@ -256,6 +256,16 @@ pub struct SilenceConfig {
     pub comment: Option<String>,
 }
 
+impl SilenceConfig {
+    /// Whether this silence mutes `trigger` on `channel` at `now`.
+    pub fn mutes(&self, trigger: &str, channel: &str, now: DateTime<Utc>) -> bool {
+        self.trigger.as_deref().is_none_or(|t| t == trigger)
+            && self.channel.as_deref().is_none_or(|c| c == channel)
+            && self.from.is_none_or(|from| from <= now)
+            && now < self.until
+    }
+}
+
 /// Retries of a delivery.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -5,6 +5,7 @@
 //! channel sends them (`channel`), with retries. `server` is the HTTP surface, `source` the Kafka input; `config` the
 //! rule file.
 
+pub mod api;
 pub mod channel;
 pub mod config;
 pub mod enrich;
@@ -31,7 +32,7 @@ use crate::channel::{ChannelError, Sender};
 use crate::config::Config;
 use crate::enrich::Graph;
 use crate::event::Incoming;
-use crate::outbox::{Outbox, OutboxError, Recorded};
+use crate::outbox::{Outbox, OutboxError, Recorded, StoredSilence};
 use crate::render::{Extra, RenderError};
 use crate::rules::{Rules, RulesError};
 use crate::schedule::Schedule;
@@ -57,11 +58,16 @@ pub enum AcceptError {
     Render(#[from] RenderError),
     #[error(transparent)]
     Outbox(#[from] OutboxError),
+    #[error("{0}")]
+    Unknown(String),
 }
 
 /// A running notifier: its rules, its outbox and one worker per channel.
 pub struct Notifier {
+    config: Config,
     rules: Rules,
+    /// The silences added through the API (the rule file's are in `rules`), as the outbox holds them.
+    silences: std::sync::RwLock<Vec<StoredSilence>>,
     graph: Option<Graph>,
     outbox: Outbox,
     wakes: BTreeMap<String, Arc<Notify>>,
@@ -96,7 +102,16 @@ impl Notifier {
             let worker = Worker { channel, sender, concurrency, outbox: outbox.clone(), wake, policy: policy.clone() };
             workers.push(tokio::spawn(worker.run()));
         }
-        let notifier = Arc::new(Notifier { rules, graph, outbox, wakes, workers: std::sync::Mutex::new(workers) });
+        let silences = std::sync::RwLock::new(outbox.silences(chrono::Utc::now().timestamp_millis()).await?);
+        let notifier = Arc::new(Notifier {
+            config: config.clone(),
+            rules,
+            silences,
+            graph,
+            outbox,
+            wakes,
+            workers: std::sync::Mutex::new(workers),
+        });
         let weak = Arc::downgrade(&notifier);
         let timers: Vec<_> = schedules.into_iter().map(|s| tokio::spawn(schedule::run(s, weak.clone()))).collect();
         if let Ok(mut workers) = notifier.workers.lock() {
@@ -117,6 +132,20 @@ impl Notifier {
         {
             planned = self.rules.plan(event, now, &Extra { diff: Some(diff) })?;
         }
+        if let Ok(silences) = self.silences.read() {
+            for plan in planned.iter_mut().filter(|p| !p.silenced) {
+                plan.silenced = silences.iter().any(|s| s.mutes(&plan.trigger, &plan.channel, now));
+            }
+        }
+        self.record(event, planned, now).await
+    }
+
+    async fn record(
+        &self,
+        event: &Incoming,
+        planned: Vec<rules::Planned>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Recorded, AcceptError> {
         let recorded = self.outbox.record(event, planned, now.timestamp_millis()).await?;
         for channel in &recorded.channels {
             if let Some(wake) = self.wakes.get(channel) {
@@ -124,6 +153,76 @@ impl Notifier {
             }
         }
         Ok(recorded)
+    }
+
+    /// Sends a test message of `trigger` to `channel` — rendered from a synthetic event of the trigger's type,
+    /// past its condition, `oncePer` and silences — and returns the test event's id (its delivery's history).
+    pub async fn test_send(&self, trigger: &str, channel: &str) -> Result<String, AcceptError> {
+        let Some(config) = self.config.triggers.get(trigger) else {
+            return Err(AcceptError::Unknown(format!("no trigger `{trigger}`")));
+        };
+        if !self.rules.channels().contains_key(channel) {
+            return Err(AcceptError::Unknown(format!("no channel `{channel}`")));
+        }
+        let now = chrono::Utc::now();
+        let ty = config.on.to_vec().first().map(|t| t.trim_end_matches('*').to_string()).unwrap_or_default();
+        let event = Incoming {
+            id: format!("test-send-{:016x}", rand::random::<u64>()),
+            ty,
+            source: "/tekton-graph/notifier/test-send".into(),
+            subject: Some("test/test-send".into()),
+            time: Some(now),
+            data: serde_json::json!({ "test": true }),
+            extensions: Default::default(),
+        };
+        let body = self.rules.render(trigger, channel, &event, &Extra::default())?;
+        let planned = vec![rules::Planned {
+            trigger: trigger.to_string(),
+            channel: channel.to_string(),
+            once_key: None,
+            silenced: false,
+            thread_key: None,
+            body,
+        }];
+        self.record(&event, planned, now).await?;
+        Ok(event.id)
+    }
+
+    /// The rule file the notifier runs.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn rules(&self) -> &Rules {
+        &self.rules
+    }
+
+    /// The silences added through the API that have not ended.
+    pub fn api_silences(&self) -> Vec<StoredSilence> {
+        let now = chrono::Utc::now().timestamp_millis();
+        self.silences.read().map(|s| s.iter().filter(|s| s.until_ms > now).cloned().collect()).unwrap_or_default()
+    }
+
+    /// Stores a silence and applies it to the events that come after; returns it with its id.
+    pub async fn add_silence(&self, mut silence: StoredSilence) -> Result<StoredSilence, AcceptError> {
+        silence.id = self.outbox.add_silence(silence.clone()).await?;
+        self.reload_silences().await?;
+        Ok(silence)
+    }
+
+    /// Deletes an API silence; false when there was none with this id.
+    pub async fn delete_silence(&self, id: i64) -> Result<bool, AcceptError> {
+        let deleted = self.outbox.delete_silence(id).await?;
+        self.reload_silences().await?;
+        Ok(deleted)
+    }
+
+    async fn reload_silences(&self) -> Result<(), AcceptError> {
+        let fresh = self.outbox.silences(chrono::Utc::now().timestamp_millis()).await?;
+        if let Ok(mut silences) = self.silences.write() {
+            *silences = fresh;
+        }
+        Ok(())
     }
 
     pub fn outbox(&self) -> &Outbox {

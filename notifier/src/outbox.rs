@@ -24,6 +24,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_outbox.sql"),
     include_str!("migrations/002_schedules.sql"),
     include_str!("migrations/003_threads.sql"),
+    include_str!("migrations/004_silences.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -123,6 +124,7 @@ pub struct Delivery {
 /// Which deliveries to list.
 #[derive(Debug, Clone, Default)]
 pub struct HistoryFilter {
+    pub event_id: Option<String>,
     pub trigger: Option<String>,
     pub channel: Option<String>,
     pub status: Option<String>,
@@ -347,10 +349,10 @@ impl Outbox {
                 "SELECT d.id, d.event_id, e.type, d.trigger, d.channel, d.status, d.attempts, d.last_error, \
                  d.response, d.created_at, d.finished_at FROM deliveries d JOIN events e ON e.id = d.event_id \
                  WHERE (?1 IS NULL OR d.trigger = ?1) AND (?2 IS NULL OR d.channel = ?2) \
-                 AND (?3 IS NULL OR d.status = ?3) ORDER BY d.id DESC LIMIT ?4",
+                 AND (?3 IS NULL OR d.status = ?3) AND (?5 IS NULL OR d.event_id = ?5) ORDER BY d.id DESC LIMIT ?4",
             )?;
             let rows = statement.query_map(
-                params![filter.trigger, filter.channel, filter.status, filter.limit.max(1)],
+                params![filter.trigger, filter.channel, filter.status, filter.limit.max(1), filter.event_id],
                 |row| {
                     Ok(Delivery {
                         id: row.get(0)?,
@@ -370,6 +372,92 @@ impl Outbox {
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
         .await
+    }
+}
+
+impl Outbox {
+    /// Adds a silence; returns its id.
+    pub async fn add_silence(&self, silence: StoredSilence) -> Result<i64> {
+        self.with(move |db| {
+            db.execute(
+                "INSERT INTO silences (trigger, channel, from_ms, until_ms, comment, created_by, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    silence.trigger,
+                    silence.channel,
+                    silence.from_ms,
+                    silence.until_ms,
+                    silence.comment,
+                    silence.created_by,
+                    silence.created_at
+                ],
+            )?;
+            Ok(db.last_insert_rowid())
+        })
+        .await
+    }
+
+    /// The silences that have not ended by `now_ms`, oldest first.
+    pub async fn silences(&self, now_ms: i64) -> Result<Vec<StoredSilence>> {
+        self.with(move |db| {
+            let mut statement = db.prepare_cached(
+                "SELECT id, trigger, channel, from_ms, until_ms, comment, created_by, created_at FROM silences \
+                 WHERE until_ms > ?1 ORDER BY id",
+            )?;
+            let rows = statement.query_map(params![now_ms], |row| {
+                Ok(StoredSilence {
+                    id: row.get(0)?,
+                    trigger: row.get(1)?,
+                    channel: row.get(2)?,
+                    from_ms: row.get(3)?,
+                    until_ms: row.get(4)?,
+                    comment: row.get(5)?,
+                    created_by: row.get(6)?,
+                    created_at: row.get(7)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    /// Deletes a silence; false when there was none with this id.
+    pub async fn delete_silence(&self, id: i64) -> Result<bool> {
+        self.with(move |db| Ok(db.execute("DELETE FROM silences WHERE id = ?1", params![id])? > 0)).await
+    }
+}
+
+/// A silence added through the API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredSilence {
+    pub id: i64,
+    pub trigger: Option<String>,
+    pub channel: Option<String>,
+    pub from_ms: Option<i64>,
+    pub until_ms: i64,
+    pub comment: Option<String>,
+    pub created_by: Option<String>,
+    pub created_at: i64,
+}
+
+impl StoredSilence {
+    /// The rule file's silence with the same fields.
+    pub fn as_config(&self) -> Option<crate::config::SilenceConfig> {
+        Some(crate::config::SilenceConfig {
+            trigger: self.trigger.clone(),
+            channel: self.channel.clone(),
+            from: match self.from_ms {
+                Some(ms) => Some(chrono::DateTime::from_timestamp_millis(ms)?),
+                None => None,
+            },
+            until: chrono::DateTime::from_timestamp_millis(self.until_ms)?,
+            comment: self.comment.clone(),
+        })
+    }
+
+    /// Whether it mutes `trigger` on `channel` at `now`, as a rule file's silence would.
+    pub fn mutes(&self, trigger: &str, channel: &str, now: chrono::DateTime<chrono::Utc>) -> bool {
+        self.as_config().is_some_and(|s| s.mutes(trigger, channel, now))
     }
 }
 

@@ -96,6 +96,11 @@ impl Rules {
         &self.channels
     }
 
+    /// The channels subscribed to `trigger` (None: no such trigger).
+    pub fn channels_of(&self, trigger: &str) -> Option<&[String]> {
+        self.triggers.iter().find(|t| t.name == trigger).map(|t| t.channels.as_slice())
+    }
+
     /// The deliveries `event` asks for at `now`. A condition or key that cannot be evaluated on this event (a
     /// missing field) does not match; it is logged with the trigger's name.
     pub fn plan(&self, event: &Incoming, now: DateTime<Utc>, extra: &Extra) -> Result<Vec<Planned>, RenderError> {
@@ -153,12 +158,7 @@ impl Rules {
     }
 
     fn silenced(&self, trigger: &str, channel: &str, now: DateTime<Utc>) -> bool {
-        self.silences.iter().any(|s| {
-            s.trigger.as_deref().is_none_or(|t| t == trigger)
-                && s.channel.as_deref().is_none_or(|c| c == channel)
-                && s.from.is_none_or(|from| from <= now)
-                && now < s.until
-        })
+        self.silences.iter().any(|s| s.mutes(trigger, channel, now))
     }
 
     /// Renders a test message of `trigger` for `channel` from a given event (the API's test-send).

@@ -1,8 +1,10 @@
 //! The HTTP surface: `POST /events` (CloudEvents in structured or binary mode, and Harbor webhooks — also at
-//! `POST /webhooks/harbor`), `GET /deliveries` (the delivery history) and `GET /healthz`.
+//! `POST /webhooks/harbor`), `POST /graphql` ([`crate::api`]), `GET /deliveries` (the delivery history) and
+//! `GET /healthz`.
 //!
 //! Authentication: bearer tokens from a token file (the format graph-service reads). Posting events needs the
-//! `ingester` role, reading the history `viewer`; `admin` may do both. Every write and every denied request
+//! `ingester` role, reading the history and GraphQL `viewer` (some mutations more: see [`crate::api`]); `admin` may
+//! do all. Every write and every denied request
 //! writes an audit line. Without a token file the notifier only serves on loopback, or with `--insecure-no-auth`.
 
 use std::sync::Arc;
@@ -16,6 +18,7 @@ use serde_json::json;
 use tekton_graph_access::{AuditRecord, Role, StaticTokens};
 
 use crate::Notifier;
+use crate::api::Caller;
 use crate::event::decode_http;
 use crate::outbox::HistoryFilter;
 
@@ -27,6 +30,8 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 const STATIC_TOKEN: &str = "staticToken";
 /// Most history rows one request returns.
 pub const MAX_HISTORY_ROWS: u32 = 500;
+/// Largest GraphQL request body.
+pub const MAX_GRAPHQL_BYTES: usize = 64 * 1024;
 
 /// Who may call: token holders, or anyone (loopback, `--insecure-no-auth`: the reason is shown on `/healthz`).
 #[derive(Clone)]
@@ -36,6 +41,7 @@ pub enum Access {
 }
 
 pub fn routes(notifier: Arc<Notifier>, access: Access) -> impl Endpoint {
+    let schema = crate::api::schema(notifier.clone());
     let health = match &access {
         Access::Tokens(_) => "on".to_string(),
         Access::Open { reason } => format!("off ({reason})"),
@@ -44,8 +50,10 @@ pub fn routes(notifier: Arc<Notifier>, access: Access) -> impl Endpoint {
         .at("/events", post(post_event))
         .at("/webhooks/harbor", post(post_event))
         .at("/deliveries", get(deliveries))
+        .at("/graphql", post(graphql))
         .at("/healthz", get(healthz))
         .data(notifier)
+        .data(schema)
         .data(Health(health))
         .with(RequireToken(access))
 }
@@ -113,6 +121,7 @@ async fn deliveries(Query(query): Query<HistoryQuery>, notifier: Data<&Arc<Notif
             .into_response();
     }
     let filter = HistoryFilter {
+        event_id: None,
         trigger: query.trigger,
         channel: query.channel,
         status: query.status,
@@ -124,11 +133,34 @@ async fn deliveries(Query(query): Query<HistoryQuery>, notifier: Data<&Arc<Notif
     }
 }
 
+#[handler]
+async fn graphql(req: &Request, body: poem::Body, schema: Data<&crate::api::ApiSchema>) -> Response {
+    let bytes = match body.into_bytes_limit(MAX_GRAPHQL_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            return (StatusCode::PAYLOAD_TOO_LARGE, format!("GraphQL request over {MAX_GRAPHQL_BYTES} bytes: {e}"))
+                .into_response();
+        }
+    };
+    let request: async_graphql::Request = match serde_json::from_slice(&bytes) {
+        Ok(request) => request,
+        Err(e) => {
+            let reason = format!("not a GraphQL request (JSON with `query`): {e}");
+            return (StatusCode::BAD_REQUEST, reason).into_response();
+        }
+    };
+    let caller = req.extensions().get::<Caller>().cloned().unwrap_or(Caller { subject: None, roles: vec![] });
+    match tokio::time::timeout(REQUEST_TIMEOUT, schema.execute(request.data(caller))).await {
+        Ok(response) => Json(response).into_response(),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "the GraphQL request took too long").into_response(),
+    }
+}
+
 /// The role a route needs; `None`: open (health).
 fn required_role(req: &Request) -> Option<Role> {
     match req.uri().path() {
         "/healthz" => None,
-        "/deliveries" => Some(Role::Viewer),
+        "/deliveries" | "/graphql" => Some(Role::Viewer),
         _ => Some(Role::Ingester),
     }
 }
@@ -156,6 +188,9 @@ impl<E: Endpoint> Endpoint for RequireTokenEndpoint<E> {
 
     async fn call(&self, req: Request) -> poem::Result<Response> {
         let (Access::Tokens(tokens), Some(role)) = (&self.access, required_role(&req)) else {
+            // Open access (loopback, --insecure-no-auth): the caller may do everything, as on the other routes.
+            let mut req = req;
+            req.extensions_mut().insert(Caller { subject: None, roles: vec![Role::Admin] });
             return self.inner.call(req).await.map(IntoResponse::into_response);
         };
         let action = format!("{} {}", req.method(), req.uri().path());
@@ -190,6 +225,11 @@ impl<E: Endpoint> Endpoint for RequireTokenEndpoint<E> {
         }
         let subject = entry.map(|e| e.subject.clone());
         let from = remote(&req);
+        let mut req = req;
+        if let Some(entry) = entry {
+            req.extensions_mut()
+                .insert(Caller { subject: Some(entry.subject.clone()), roles: entry.roles.iter().copied().collect() });
+        }
         let write = req.method() == http::Method::POST;
         let response = self.inner.call(req).await.map(IntoResponse::into_response);
         if write {
