@@ -193,6 +193,15 @@ pub struct TriggerConfig {
     pub message: Option<String>,
     /// Template of the JSON body for machines (webhook, eventListener), unless the channel has its own.
     pub body: Option<String>,
+    /// Collect this trigger's deliveries per channel for a window and send one message for all of them.
+    pub digest: Option<DigestConfig>,
+}
+
+/// A digest window: it opens with the first delivery and closes `windowSeconds` later (1 s to 1 day).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DigestConfig {
+    pub window_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -8,6 +8,7 @@
 pub mod api;
 pub mod channel;
 pub mod config;
+pub mod digest;
 pub mod enrich;
 pub mod event;
 pub mod harbor;
@@ -183,6 +184,7 @@ impl Notifier {
             silenced: false,
             thread_key: None,
             body,
+            digest: None,
         }];
         self.record(&event, planned, now).await?;
         Ok(event.id)

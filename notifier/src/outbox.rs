@@ -25,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/002_schedules.sql"),
     include_str!("migrations/003_threads.sql"),
     include_str!("migrations/004_silences.sql"),
+    include_str!("migrations/005_digests.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +54,8 @@ pub struct Recorded {
     pub silenced: usize,
     /// Deliveries skipped because their trigger already notified for this `oncePer` key.
     pub deduplicated: usize,
+    /// Deliveries added to an open digest (sent with it when its window closes).
+    pub grouped: usize,
     /// Channels that got new deliveries (their workers are woken).
     #[serde(skip)]
     pub channels: Vec<String>,
@@ -200,6 +203,18 @@ impl Outbox {
                         }
                         keys_used.push(pair);
                     }
+                }
+                if let (Some(digest), false) = (&plan.digest, plan.silenced) {
+                    let joined = collect(&tx, &event_id, &plan, digest, now_ms)?;
+                    if joined {
+                        recorded.grouped += 1;
+                    } else {
+                        recorded.queued += 1;
+                        if !recorded.channels.contains(&plan.channel) {
+                            recorded.channels.push(plan.channel.clone());
+                        }
+                    }
+                    continue;
                 }
                 let status = if plan.silenced { "silenced" } else { "pending" };
                 tx.execute(
@@ -440,6 +455,50 @@ pub struct StoredSilence {
     pub created_at: i64,
 }
 
+/// Adds a plan to the open digest of its trigger and channel (true), or opens one due when its window closes
+/// (false); the digest's body is composed again from all its items.
+fn collect(
+    tx: &rusqlite::Transaction<'_>,
+    event_id: &str,
+    plan: &Planned,
+    digest: &crate::digest::DigestPlan,
+    now_ms: i64,
+) -> Result<bool> {
+    let open: Option<i64> = tx
+        .query_row(
+            "SELECT id FROM deliveries WHERE trigger = ?1 AND channel = ?2 AND status = 'pending' AND attempts = 0 \
+             AND digest_until > ?3 ORDER BY id DESC LIMIT 1",
+            params![plan.trigger, plan.channel, now_ms],
+            |row| row.get(0),
+        )
+        .optional()?;
+    let joined = open.is_some();
+    let id = match open {
+        Some(id) => id,
+        None => {
+            let due = now_ms + digest.window_ms;
+            tx.execute(
+                "INSERT INTO deliveries (event_id, trigger, channel, body, status, attempts, next_attempt_at, \
+                 created_at, thread_key, digest_until) VALUES (?1, ?2, ?3, '{}', 'pending', 0, ?4, ?5, ?6, ?4)",
+                params![event_id, plan.trigger, plan.channel, due, now_ms, plan.thread_key],
+            )?;
+            tx.last_insert_rowid()
+        }
+    };
+    tx.execute(
+        "INSERT OR IGNORE INTO digest_items (delivery_id, event_id, body, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![id, event_id, serde_json::to_string(&plan.body)?, now_ms],
+    )?;
+    let mut statement = tx.prepare_cached("SELECT body FROM digest_items WHERE delivery_id = ?1 ORDER BY rowid")?;
+    let items = statement
+        .query_map(params![id], |row| row.get::<_, String>(0))?
+        .map(|body| Ok(serde_json::from_str::<serde_json::Value>(&body?)?))
+        .collect::<Result<Vec<_>>>()?;
+    let body = digest.combine.body(&plan.trigger, &items);
+    tx.execute("UPDATE deliveries SET body = ?2 WHERE id = ?1", params![id, serde_json::to_string(&body)?])?;
+    Ok(joined)
+}
+
 impl StoredSilence {
     /// The rule file's silence with the same fields.
     pub fn as_config(&self) -> Option<crate::config::SilenceConfig> {
@@ -503,6 +562,7 @@ mod tests {
             silenced,
             thread_key: None,
             body: json!({"text": "hi"}),
+            digest: None,
         }
     }
 

@@ -16,9 +16,9 @@ use crate::event::Incoming;
 /// Instructions one rendering may execute: a runaway template fails instead of stalling ingest.
 const FUEL: u64 = 200_000;
 /// Discord refuses `content` over 2000 characters.
-const DISCORD_MAX_CHARS: usize = 2000;
+pub(crate) const DISCORD_MAX_CHARS: usize = 2000;
 /// Slack truncates messages over 40,000 characters; we stop well before.
-const SLACK_MAX_CHARS: usize = 8000;
+pub(crate) const SLACK_MAX_CHARS: usize = 8000;
 
 /// The `source` of the CloudEvents the notifier sends.
 const NOTIFICATION_SOURCE: &str = "/tekton-graph/notifier";
@@ -228,7 +228,7 @@ impl Templates {
 }
 
 /// Cuts `text` to `max` characters (never inside a character), marking the cut.
-fn truncate(text: &str, max: usize) -> String {
+pub(crate) fn truncate(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         return text.to_string();
     }

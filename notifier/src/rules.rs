@@ -25,8 +25,10 @@ pub struct Planned {
     pub silenced: bool,
     /// What the message is about, for channels that keep one thread per run (Slack's Web API).
     pub thread_key: Option<String>,
-    /// The request body the channel will send.
+    /// The request body the channel will send (alone; a digest composes its body from several).
     pub body: Value,
+    /// Collected into a digest with the other deliveries of its trigger and channel.
+    pub digest: Option<crate::digest::DigestPlan>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +37,8 @@ pub enum RulesError {
     Cel { trigger: String, field: &'static str, reason: String },
     #[error(transparent)]
     Template(#[from] RenderError),
+    #[error("triggers.{trigger}.{field}: {reason}")]
+    Invalid { trigger: String, field: &'static str, reason: String },
 }
 
 struct Trigger {
@@ -44,6 +48,8 @@ struct Trigger {
     once_per: Option<Program>,
     /// The channels subscribed to it, each once.
     channels: Vec<String>,
+    /// Its digest window, if its deliveries are collected.
+    digest_ms: Option<i64>,
 }
 
 /// The compiled rule file.
@@ -76,7 +82,21 @@ impl Rules {
         };
         let mut triggers = Vec::new();
         for (name, trigger) in &config.triggers {
+            let digest_ms = match &trigger.digest {
+                Some(digest) if (1..=86_400).contains(&digest.window_seconds) => {
+                    Some(digest.window_seconds as i64 * 1000)
+                }
+                Some(digest) => {
+                    return Err(RulesError::Invalid {
+                        trigger: name.clone(),
+                        field: "digest.windowSeconds",
+                        reason: format!("must be 1–86400 seconds, not {}", digest.window_seconds),
+                    });
+                }
+                None => None,
+            };
             triggers.push(Trigger {
+                digest_ms,
                 name: name.clone(),
                 types: trigger.on.to_vec(),
                 when: compile(name, "when", &trigger.when)?,
@@ -151,6 +171,10 @@ impl Rules {
                     silenced: self.silenced(&trigger.name, channel, now),
                     thread_key,
                     body,
+                    digest: trigger.digest_ms.map(|window_ms| crate::digest::DigestPlan {
+                        window_ms,
+                        combine: crate::digest::Combine::of(config),
+                    }),
                 });
             }
         }
@@ -311,5 +335,16 @@ subscriptions:
         let config = Config::parse("triggers: { t: { on: a, oncePer: 'data.(' } }").expect("config");
         let error = Rules::compile(&config).err().expect("refused").to_string();
         assert!(error.starts_with("triggers.t.oncePer: invalid CEL"), "{error}");
+    }
+
+    #[test]
+    fn a_digest_window_outside_one_second_to_a_day_is_refused() {
+        for window in [0, 86_401] {
+            let config =
+                Config::parse(&format!("triggers: {{ t: {{ on: a, digest: {{ windowSeconds: {window} }} }} }}"))
+                    .expect("config");
+            let error = Rules::compile(&config).err().expect("refused").to_string();
+            assert_eq!(error, format!("triggers.t.digest.windowSeconds: must be 1–86400 seconds, not {window}"));
+        }
     }
 }

@@ -89,6 +89,7 @@ async fn post_event(req: &Request, body: poem::Body, notifier: Data<&Arc<Notifie
                 "queued": recorded.queued,
                 "silenced": recorded.silenced,
                 "deduplicated": recorded.deduplicated,
+                "grouped": recorded.grouped,
             })),
         )
             .into_response(),
