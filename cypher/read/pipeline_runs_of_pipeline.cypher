@@ -6,6 +6,7 @@ WHERE r.sortMillis >= coalesce($since, -9223372036854775807 - 1)
   AND ($until IS NULL OR r.sortMillis < $until)
   AND ($status IS NULL OR r.status = $status)
   AND ($repository IS NULL OR r.repository = $repository)
+  AND ($triggerEventId IS NULL OR r.triggerEventId = $triggerEventId)
   AND ($system IS NULL OR EXISTS { (r)-[:BELONGS_TO]->(:Node {id: $system}) })
   AND ($visibleNamespaces IS NULL OR r.namespace IN $visibleNamespaces
        OR EXISTS { (r)-[:BELONGS_TO]->(s:Node) WHERE s.id IN $visibleSystems })

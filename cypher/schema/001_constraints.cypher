@@ -5,6 +5,7 @@ CREATE INDEX pipelinerun_listing IF NOT EXISTS FOR (r:PipelineRun) ON (r.sortMil
 CREATE INDEX pipelinerun_by_pipeline IF NOT EXISTS FOR (r:PipelineRun) ON (r.namespace, r.pipeline);
 CREATE INDEX pipelinerun_by_pipeline_time IF NOT EXISTS FOR (r:PipelineRun) ON (r.namespace, r.pipeline, r.sortMillis);
 CREATE INDEX pipelinerun_by_status IF NOT EXISTS FOR (r:PipelineRun) ON (r.status);
+CREATE INDEX pipelinerun_by_trigger_event IF NOT EXISTS FOR (r:PipelineRun) ON (r.triggerEventId);
 CREATE INDEX taskrun_by_status IF NOT EXISTS FOR (t:TaskRun) ON (t.status);
 CREATE INDEX image_digest IF NOT EXISTS FOR (i:Image) ON (i.digest);
 CREATE INDEX commit_sha IF NOT EXISTS FOR (c:Commit) ON (c.sha);

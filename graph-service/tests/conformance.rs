@@ -236,6 +236,15 @@ async fn pipeline_runs_connection_pages_and_filters() {
             window["pipelineRuns"]["edges"],
             json!([{"node": {"name": "image-scan-run-77886"}}, {"node": {"name": "idec-image-builds-run-0e089"}}])
         );
+        // An EventListener's eventID finds the run it started (the notifier's chain check asks this).
+        let started = query(&s, r#"{ pipelineRuns(filter: { triggerEventId: "5b67bcac-35c4-a069-eaea-5326f8c8a2bb" }) { edges { node { name trigger { eventId } } } } }"#).await;
+        let edges = started["pipelineRuns"]["edges"].as_array().unwrap();
+        assert_eq!(edges.len(), 1, "{}: {started}", engine.name);
+        assert_eq!(edges[0]["node"]["trigger"]["eventId"], "5b67bcac-35c4-a069-eaea-5326f8c8a2bb", "{}", engine.name);
+        let none =
+            query(&s, r#"{ pipelineRuns(filter: { triggerEventId: "no-such-event" }) { edges { node { name } } } }"#)
+                .await;
+        assert_eq!(none["pipelineRuns"]["edges"], json!([]), "{}", engine.name);
         let err = query_error(&s, r#"{ pipelineRuns(after: "garbage") { edges { cursor } } }"#).await;
         assert!(err.contains("invalid cursor"), "{err}");
     }

@@ -106,6 +106,10 @@ pub enum ChannelConfig {
         #[serde(default = "default_secret_header")]
         secret_header: String,
         body: Option<String>,
+        /// Check that the call started a PipelineRun: the answered `eventID` must show up in the graph (label
+        /// `triggers.tekton.dev/triggers-eventid`) within the deadline, else a `dev.tektongraph.chain.missed.v1`
+        /// event is raised for rules to route.
+        chain: Option<ChainConfig>,
     },
     /// A CloudEvents receiver (Knative broker, Argo Events, another notifier): `POST` one structured-mode event
     /// whose `data` is the rendered body; its id is the same for every attempt of the delivery.
@@ -150,6 +154,13 @@ pub enum ChannelConfig {
         /// Template of the text (default: the trigger's message, else a summary of the event).
         text: Option<String>,
     },
+}
+
+/// How long a chain may take to start.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChainConfig {
+    pub deadline_seconds: u64,
 }
 
 fn default_slack_api() -> url::Url {

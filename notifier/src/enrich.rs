@@ -12,6 +12,7 @@ use crate::event::Incoming;
 use crate::secret::{Secret, SecretRef};
 
 const DIFF_QUERY: &str = include_str!("queries/diff.graphql");
+const STARTED_BY_QUERY: &str = include_str!("queries/started_by.graphql");
 
 /// Where graph-service answers GraphQL, and the token to read with (a `viewer`).
 #[derive(Debug, Clone, Deserialize)]
@@ -49,30 +50,40 @@ impl Graph {
     /// The diff of the run `event` is about against its previous run, if it is about one and graph-service knows.
     pub async fn diff(&self, event: &Incoming) -> Option<Value> {
         let (namespace, name) = run_of(event)?;
-        let mut request = self
-            .client
-            .post(self.endpoint.clone())
-            .json(&json!({ "query": DIFF_QUERY, "variables": { "namespace": namespace, "name": name } }));
-        if let Some(token) = &self.token {
-            request = request.bearer_auth(token.expose());
-        }
-        let answer = async {
-            let response = request.send().await.map_err(|e| e.without_url().to_string())?;
-            let status = response.status();
-            let body: Value = response.json().await.map_err(|e| e.without_url().to_string())?;
-            if !status.is_success() || body.get("errors").is_some_and(|e| !e.is_null()) {
-                return Err(format!("HTTP {status}: {}", body.get("errors").unwrap_or(&Value::Null)));
-            }
-            Ok(body["data"]["diff"].clone())
-        };
-        match answer.await {
-            Ok(Value::Null) => None,
-            Ok(diff) => Some(diff),
+        match self.ask(DIFF_QUERY, json!({ "namespace": namespace, "name": name })).await {
+            Ok(data) if data["diff"].is_null() => None,
+            Ok(data) => Some(data["diff"].clone()),
             Err(error) => {
                 tracing::warn!(event = %event.id, %error, "graph-service did not say what changed; sending without");
                 None
             }
         }
+    }
+
+    /// The PipelineRun (`namespace/name`) the Tekton Triggers event `event_id` started, if the graph has it.
+    pub async fn started_by(&self, event_id: &str) -> Result<Option<String>, String> {
+        let data = self.ask(STARTED_BY_QUERY, json!({ "id": event_id })).await?;
+        let node = &data["pipelineRuns"]["edges"][0]["node"];
+        Ok(match (node["namespace"].as_str(), node["name"].as_str()) {
+            (Some(namespace), Some(name)) => Some(format!("{namespace}/{name}")),
+            _ => None,
+        })
+    }
+
+    /// One GraphQL question; its `data`, or why there is none.
+    async fn ask(&self, query: &str, variables: Value) -> Result<Value, String> {
+        let mut request =
+            self.client.post(self.endpoint.clone()).json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token.expose());
+        }
+        let response = request.send().await.map_err(|e| e.without_url().to_string())?;
+        let status = response.status();
+        let body: Value = response.json().await.map_err(|e| e.without_url().to_string())?;
+        if !status.is_success() || body.get("errors").is_some_and(|e| !e.is_null()) {
+            return Err(format!("HTTP {status}: {}", body.get("errors").unwrap_or(&Value::Null)));
+        }
+        Ok(body["data"].clone())
     }
 }
 

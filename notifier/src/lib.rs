@@ -6,6 +6,7 @@
 //! rule file.
 
 pub mod api;
+pub mod chain;
 pub mod channel;
 pub mod config;
 pub mod digest;
@@ -92,6 +93,25 @@ impl Notifier {
             senders.push((name.clone(), Sender::build(name, channel, timeout)?));
         }
         let graph = config.graph.as_ref().map(Graph::new).transpose().map_err(StartError::Graph)?;
+        let chains: Vec<(String, i64)> = config
+            .channels
+            .iter()
+            .filter_map(|(name, channel)| match channel {
+                config::ChannelConfig::EventListener { chain: Some(chain), .. } => {
+                    Some((name.clone(), chain.deadline_seconds.saturating_mul(1000) as i64))
+                }
+                _ => None,
+            })
+            .collect();
+        let chain_graph = match (chains.first(), &config.graph) {
+            (None, _) => None,
+            (Some(_), Some(graph)) => Some(Graph::new(graph).map_err(StartError::Graph)?),
+            (Some((channel, _)), None) => {
+                return Err(StartError::Graph(format!(
+                    "channels.{channel}.chain: a chain check asks graph-service, but the rule file has no `graph`"
+                )));
+            }
+        };
         let outbox = Outbox::open(outbox_path).await?;
         let policy = RetryPolicy::from(&config.delivery);
         let mut wakes = BTreeMap::new();
@@ -114,7 +134,10 @@ impl Notifier {
             workers: std::sync::Mutex::new(workers),
         });
         let weak = Arc::downgrade(&notifier);
-        let timers: Vec<_> = schedules.into_iter().map(|s| tokio::spawn(schedule::run(s, weak.clone()))).collect();
+        let mut timers: Vec<_> = schedules.into_iter().map(|s| tokio::spawn(schedule::run(s, weak.clone()))).collect();
+        if let Some(graph) = chain_graph {
+            timers.push(tokio::spawn(chain::run(weak.clone(), graph, chains)));
+        }
         if let Ok(mut workers) = notifier.workers.lock() {
             workers.extend(timers);
         }

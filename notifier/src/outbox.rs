@@ -26,6 +26,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/003_threads.sql"),
     include_str!("migrations/004_silences.sql"),
     include_str!("migrations/005_digests.sql"),
+    include_str!("migrations/006_chains.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -440,6 +441,92 @@ impl Outbox {
     pub async fn delete_silence(&self, id: i64) -> Result<bool> {
         self.with(move |db| Ok(db.execute("DELETE FROM silences WHERE id = ?1", params![id])? > 0)).await
     }
+}
+
+impl Outbox {
+    /// Starts watching the calls of chain channels (`(channel, deadline ms)`) that answered an eventID and are not
+    /// watched yet.
+    pub async fn adopt_chains(&self, channels: Vec<(String, i64)>) -> Result<()> {
+        self.with(move |db| {
+            let tx = db.transaction()?;
+            for (channel, deadline_ms) in channels {
+                tx.execute(
+                    "INSERT OR IGNORE INTO chains (delivery_id, channel, trigger, cause, event_id, deadline_ms, status) \
+                     SELECT d.id, d.channel, d.trigger, d.event_id, d.response, d.finished_at + ?2, 'waiting' \
+                     FROM deliveries d WHERE d.channel = ?1 AND d.status = 'sent' AND d.response IS NOT NULL \
+                     AND d.finished_at IS NOT NULL",
+                    params![channel, deadline_ms],
+                )?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The chains still waiting for their PipelineRun, oldest deadline first.
+    pub async fn waiting_chains(&self) -> Result<Vec<Chain>> {
+        self.with(move |db| {
+            let mut statement = db.prepare_cached(
+                "SELECT delivery_id, channel, trigger, cause, event_id, deadline_ms, status, run FROM chains \
+                 WHERE status = 'waiting' ORDER BY deadline_ms",
+            )?;
+            let rows = statement.query_map([], chain_row)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    /// Every chain, newest first (for tests and the history).
+    pub async fn chains(&self) -> Result<Vec<Chain>> {
+        self.with(move |db| {
+            let mut statement = db.prepare_cached(
+                "SELECT delivery_id, channel, trigger, cause, event_id, deadline_ms, status, run FROM chains \
+                 ORDER BY delivery_id DESC",
+            )?;
+            let rows = statement.query_map([], chain_row)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    /// Records how a chain ended: `started` with its run, or `missed`.
+    pub async fn end_chain(&self, delivery_id: i64, status: &'static str, run: Option<String>) -> Result<()> {
+        self.with(move |db| {
+            db.execute(
+                "UPDATE chains SET status = ?2, run = ?3 WHERE delivery_id = ?1 AND status = 'waiting'",
+                params![delivery_id, status, run],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+fn chain_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Chain> {
+    Ok(Chain {
+        delivery_id: row.get(0)?,
+        channel: row.get(1)?,
+        trigger: row.get(2)?,
+        cause: row.get(3)?,
+        event_id: row.get(4)?,
+        deadline_ms: row.get(5)?,
+        status: row.get(6)?,
+        run: row.get(7)?,
+    })
+}
+
+/// An EventListener call whose PipelineRun is expected in the graph.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Chain {
+    pub delivery_id: i64,
+    pub channel: String,
+    pub trigger: String,
+    pub cause: String,
+    pub event_id: String,
+    pub deadline_ms: i64,
+    pub status: String,
+    pub run: Option<String>,
 }
 
 /// A silence added through the API.

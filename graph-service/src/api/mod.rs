@@ -281,6 +281,9 @@ pub struct PipelineRunFilter {
     until: Option<DateTime<Utc>>,
     /// Belongs to this System.
     system: Option<String>,
+    /// Started by the Tekton Triggers event with this id (label `triggers.tekton.dev/triggers-eventid`): what an
+    /// EventListener answered as `eventID`.
+    trigger_event_id: Option<String>,
 }
 
 impl PipelineRunFilter {
@@ -293,6 +296,7 @@ impl PipelineRunFilter {
             since: self.since,
             until: self.until,
             system: self.system,
+            trigger_event_id: self.trigger_event_id,
             visible: None,
         }
     }

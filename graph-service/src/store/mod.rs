@@ -52,6 +52,8 @@ pub struct RunFilter {
     pub until: Option<DateTime<Utc>>,
     /// Runs that belong to this System (a `BELONGS_TO` edge to it).
     pub system: Option<String>,
+    /// Runs started by the Tekton Triggers event with this id.
+    pub trigger_event_id: Option<String>,
     /// Only the runs a caller may see (`None`: every run). Set by [`scoped::ScopedStore`], never by a client.
     pub visible: Option<Visibility>,
 }
@@ -202,12 +204,18 @@ pub fn median(values: &mut [f64]) -> Option<f64> {
 pub const LISTED_KINDS: [NodeKind; 3] = [NodeKind::System, NodeKind::Pipeline, NodeKind::Repository];
 
 /// True when the run matches the non-time, non-system parts of a filter.
+/// The id of the Tekton Triggers event that started the run, if one did.
+pub fn trigger_event_id(fact: &RunFact) -> Option<&str> {
+    fact.supply_chain.trigger.as_ref().and_then(|t| t.event_id.as_deref())
+}
+
 pub fn fact_matches(fact: &RunFact, filter: &RunFilter) -> bool {
     let repo = fact.supply_chain.source.as_ref().and_then(|s| s.repository.as_deref());
     filter.namespace.as_deref().is_none_or(|n| n == fact.namespace)
         && filter.pipeline.as_deref().is_none_or(|p| Some(p) == fact.pipeline.as_deref())
         && filter.outcome.is_none_or(|o| o == fact.status.outcome)
         && filter.repository.as_deref().is_none_or(|r| Some(r) == repo)
+        && filter.trigger_event_id.as_deref().is_none_or(|id| Some(id) == trigger_event_id(fact))
         && millis_in_range(RunPosition::sort_millis_of(fact), filter)
 }
 

@@ -325,6 +325,7 @@ fn run_row(id: &NodeId, fact: &RunFact, observation: String) -> Value {
             "task": fact.task,
             "pipelineTask": fact.pipeline_task,
             "repository": source.and_then(|s| s.repository.clone()),
+            "triggerEventId": super::trigger_event_id(fact),
             "commit": source.and_then(|s| s.commit_sha.clone()),
             "commitAuthor": source.and_then(|s| s.author.clone()),
             "commitMessage": source.and_then(|s| s.message.clone()),
@@ -418,6 +419,7 @@ fn filter_params(filter: &RunFilter) -> Value {
         "since": filter.since.map(|t| t.timestamp_millis()),
         "until": filter.until.map(|t| t.timestamp_millis()),
         "system": filter.system.as_deref().map(|s| NodeId::system(s).0),
+        "triggerEventId": filter.trigger_event_id,
     });
     add_visibility(&mut params, filter.visible.as_ref());
     params
