@@ -35,6 +35,8 @@ struct Receiver {
     up: AtomicBool,
     refused: AtomicUsize,
     ids: Mutex<Vec<String>>,
+    /// Rung after each accepted event.
+    arrived: tokio::sync::Notify,
 }
 
 #[handler]
@@ -46,6 +48,7 @@ fn receive(body: Vec<u8>, receiver: Data<&Arc<Receiver>>) -> StatusCode {
     match serde_json::from_slice::<Event>(&body) {
         Ok(event) => {
             receiver.ids.lock().expect("lock").push(event.id().to_string());
+            receiver.arrived.notify_waiters();
             StatusCode::ACCEPTED
         }
         Err(_) => StatusCode::BAD_REQUEST,
@@ -118,18 +121,19 @@ async fn wait_healthy(http: &reqwest::Client, base: &str, child: &mut Child, log
         if child.try_wait().expect("child").is_some() {
             panic!("graph-service exited:\n{}", std::fs::read_to_string(log).unwrap_or_default());
         }
+        // Another process: its port answering is the condition, polled until the deadline.
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
-/// Posts facts from `from` on, one per request, counting acknowledgements in `acked`; returns the index of the
-/// first fact that was not acknowledged (the process died) or `facts.len()`.
+/// Posts facts from `from` on, one per request, publishing how many are acknowledged in `acked`; returns the index
+/// of the first fact that was not acknowledged (the process died) or `facts.len()`.
 async fn post_from(
     http: reqwest::Client,
     base: String,
     facts: Arc<Vec<RunFact>>,
     from: usize,
-    acked: Arc<AtomicUsize>,
+    acked: tokio::sync::watch::Sender<usize>,
 ) -> usize {
     for (i, fact) in facts.iter().enumerate().skip(from) {
         let sent = http
@@ -140,7 +144,9 @@ async fn post_from(
             .send()
             .await;
         match sent {
-            Ok(resp) if resp.status() == 202 => acked.store(i + 1, Ordering::SeqCst),
+            Ok(resp) if resp.status() == 202 => {
+                acked.send_replace(i + 1);
+            }
             Ok(resp) => panic!("fact {i} answered {}: {}", resp.status(), resp.text().await.unwrap_or_default()),
             Err(_) => return i,
         }
@@ -173,16 +179,14 @@ async fn killed_mid_stream_with_the_receiver_down_it_loses_no_event() {
         let base = format!("http://{address}");
         let mut child = spawn(dir.path(), &address, &receiver_url, &log);
         wait_healthy(&http, &base, &mut child, &log).await;
-        let acked = Arc::new(AtomicUsize::new(next));
-        let poster = tokio::spawn(post_from(http.clone(), base, facts.clone(), next, acked.clone()));
+        let (acked, mut progress) = tokio::sync::watch::channel(next);
+        let poster = tokio::spawn(post_from(http.clone(), base, facts.clone(), next, acked));
         if kills < 3 {
             // Kill at a random point of the rest of the stream, while facts are in flight.
             let target = next + rng.random_range(1..=(facts.len() - next) / 3);
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-            while acked.load(Ordering::SeqCst) < target && !poster.is_finished() {
-                assert!(tokio::time::Instant::now() < deadline, "ingest stalled while the receiver is down");
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
+            // Woken by each acknowledgement; ends early (Err) when the poster stopped.
+            let reached = tokio::time::timeout(Duration::from_secs(120), progress.wait_for(|n| *n >= target)).await;
+            assert!(reached.is_ok(), "ingest stalled while the receiver is down");
             child.kill().expect("kill -9");
             child.wait().expect("reap");
             kills += 1;
@@ -207,17 +211,14 @@ async fn killed_mid_stream_with_the_receiver_down_it_loses_no_event() {
     wait_healthy(&http, &format!("http://{address}"), &mut child, &log).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     loop {
+        let arrived = receiver.arrived.notified();
         let got: BTreeSet<String> = receiver.ids.lock().expect("lock").iter().cloned().collect();
         if got.len() >= expected.len() {
             break;
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{} of {} events arrived after {kills} kills",
-            got.len(),
-            expected.len()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        if tokio::time::timeout_at(deadline, arrived).await.is_err() {
+            panic!("{} of {} events arrived after {kills} kills", got.len(), expected.len());
+        }
     }
     child.kill().expect("kill");
     child.wait().expect("reap");

@@ -309,13 +309,16 @@ async fn a_rescan_with_more_findings_is_an_increase() {
 struct Recorder {
     events: Mutex<Vec<Event>>,
     calls: AtomicUsize,
+    /// How many calls were made, for waiting on them.
+    tried: tokio::sync::watch::Sender<usize>,
     fail_first: usize,
     failure: fn() -> EmitError,
 }
 
 impl Recorder {
     fn new(fail_first: usize, failure: fn() -> EmitError) -> Arc<Self> {
-        Arc::new(Recorder { events: Mutex::new(Vec::new()), calls: AtomicUsize::new(0), fail_first, failure })
+        let tried = tokio::sync::watch::channel(0).0;
+        Arc::new(Recorder { events: Mutex::new(Vec::new()), calls: AtomicUsize::new(0), tried, fail_first, failure })
     }
 }
 
@@ -326,7 +329,9 @@ struct Shared(Arc<Recorder>);
 impl Emitter for Shared {
     async fn emit(&self, events: &[Event]) -> Result<(), EmitError> {
         let this = &self.0;
-        if this.calls.fetch_add(1, Ordering::SeqCst) < this.fail_first {
+        let call = this.calls.fetch_add(1, Ordering::SeqCst);
+        this.tried.send_replace(call + 1);
+        if call < this.fail_first {
             return Err((this.failure)());
         }
         this.events.lock().unwrap().extend_from_slice(events);
@@ -405,9 +410,12 @@ async fn the_outbox_survives_a_restart_and_recovers_intents() {
     let mut never = changes[6].clone();
     never.after.deleted_at = Some(chrono::Utc::now()); // newer than what the store holds: never applied
     sensemaker.intend(&[never.clone()]).await.expect("intend");
-    while down.calls.load(Ordering::SeqCst) < 2 {
-        tokio::task::yield_now().await; // the sink was tried (and retried) while down
-    }
+    // The sink was tried, and retried, while down.
+    let mut tried = down.tried.subscribe();
+    tokio::time::timeout(Duration::from_secs(30), tried.wait_for(|calls| *calls >= 2))
+        .await
+        .expect("in time")
+        .expect("tried twice");
     sensemaker.stop().await;
     assert!(down.events.lock().unwrap().is_empty());
 
