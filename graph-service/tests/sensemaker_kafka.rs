@@ -13,71 +13,28 @@ use graph_service::model::ProjectionConfig;
 use graph_service::sensemaker::{Change, EmitOutbox, Sensemaker, SensemakerConfig, emitter_from_url};
 use graph_service::store::GraphStore;
 use graph_service::store::embedded::EmbeddedStore;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
-use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::message::{Headers, Message};
+use tekton_graph_kafka::testing::{bootstrap, create_topics, fresh_topic, read};
 use tekton_graph_schema::kafka::KafkaOption;
 
 const TEST_TIMEOUT: Duration = Duration::from_secs(60);
 
-fn bootstrap() -> String {
-    std::env::var("KAFKA_BOOTSTRAP").unwrap_or_else(|_| {
-        panic!(
-            "KAFKA_BOOTSTRAP is not set: start Kafka with `scripts/services.sh up kafka` and \
-             `eval \"$(scripts/services.sh env)\"`"
-        )
-    })
-}
-
-async fn create_topic(name: &str) {
-    let admin: AdminClient<DefaultClientContext> =
-        ClientConfig::new().set("bootstrap.servers", bootstrap()).create().expect("admin client");
-    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
-    let results = admin
-        .create_topics(&[NewTopic::new(name, 3, TopicReplication::Fixed(1))], &options)
-        .await
-        .unwrap_or_else(|e| panic!("creating topic {name}: {e} (is Kafka up on {}?)", bootstrap()));
-    for result in results {
-        result.unwrap_or_else(|(topic, code)| panic!("creating topic {topic}: {code}"));
-    }
-}
-
 /// Reads `count` messages from the beginning of a topic: (key, content-type header, event).
 async fn read_back(topic: &str, count: usize) -> Vec<(String, String, Event)> {
-    let consumer: StreamConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap())
-        .set("group.id", format!("sensemaker-reader-{}", rand::random::<u32>()))
-        .set("auto.offset.reset", "earliest")
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("consumer");
-    consumer.subscribe(&[topic]).expect("subscribe");
-    let mut out = Vec::new();
-    tokio::time::timeout(TEST_TIMEOUT, async {
-        while out.len() < count {
-            let message = consumer.recv().await.expect("message");
-            let key = String::from_utf8_lossy(message.key().unwrap_or_default()).into_owned();
-            let content_type = message
-                .headers()
-                .and_then(|h| h.iter().find(|h| h.key == "content-type"))
-                .and_then(|h| h.value)
-                .map(|v| String::from_utf8_lossy(v).into_owned())
-                .unwrap_or_default();
-            let event: Event = serde_json::from_slice(message.payload().expect("payload")).expect("CloudEvent");
-            out.push((key, content_type, event));
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("read {} of {count} events from {topic} in time", out.len()));
-    out
+    read(topic, count, TEST_TIMEOUT)
+        .await
+        .into_iter()
+        .map(|message| {
+            let content_type = message.header("content-type").unwrap_or_default().to_string();
+            let event: Event = serde_json::from_slice(&message.payload).expect("CloudEvent");
+            (message.key, content_type, event)
+        })
+        .collect()
 }
 
 #[tokio::test]
 async fn the_kafka_emitter_produces_structured_events_keyed_by_subject() {
-    let topic = format!("sensemaker-{}-{:08x}", std::process::id(), rand::random::<u32>());
-    create_topic(&topic).await;
+    let topic = fresh_topic("sensemaker");
+    create_topics(&[&topic], 3).await;
     let facts = support::seed_facts();
     let store: Arc<dyn GraphStore> = Arc::new(EmbeddedStore::in_memory(ProjectionConfig::default()));
     store.apply(&facts).await.expect("apply");
