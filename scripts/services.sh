@@ -12,10 +12,12 @@
 #   scripts/services.sh restart-neo4j [--hard]  --hard kills with SIGKILL instead of a clean stop)
 #   scripts/services.sh restart-kube-apiserver [--hard]  the same for kube-apiserver (etcd and its data stay up)
 #   scripts/services.sh restart-dex [--hard]  stop and start Dex with the same config: new signing keys (key rotation)
-#   scripts/services.sh fetch                 only download (Kafka, Neo4j) and build (kube, dex, mailpit) the engines
-#                                             into the cache (the three Go builds run side by side)
+#   scripts/services.sh fetch                 only download (Kafka, Neo4j) and build (kube, dex, mailpit, Tekton
+#                                             Triggers) the engines into the cache (the Go builds run side by side)
 #   scripts/services.sh kafka-cli CLASS ARGS  run a Kafka tool class (e.g. org.apache.kafka.tools.TopicCommand)
 #   scripts/services.sh kube-smoke            create a tekton.dev/v1 PipelineRun, set its status, read it and watch it
+#   scripts/services.sh triggers-smoke        run real Tekton Triggers EventListener sinks against kube: a POST makes a
+#                                             PipelineRun labelled with the answer's eventID; a wrong secret, none
 #   scripts/services.sh dex-token USER        print an ID token for USER (alice or alice@example.com) from a password
 #                                             grant of client $DEX_CLIENT_ID (scopes openid email groups profile)
 #
@@ -26,6 +28,10 @@
 # $TEKTON_GRAPH_CACHE/go/mod). The Tekton CRDs come from testdata/kubernetes/tekton-crds.json.
 # Dex is built the same way from the module in scripts/dex/ into $TEKTON_GRAPH_CACHE/dex-<version>/bin, and Mailpit
 # from scripts/mailpit/ into $TEKTON_GRAPH_CACHE/mailpit-<version>/bin (its code is in scripts/services/mailpit.sh).
+# With kube come Tekton Triggers' CRDs and its core interceptors server (cel, github, ...; on :8443, fixed by the
+# binary), built with its EventListener sink from scripts/triggers/ into $TEKTON_GRAPH_CACHE/triggers-<version>/bin;
+# tests start a sink per EventListener. `env` prints TEKTON_TRIGGERS_SINK_BIN and the rest: see
+# scripts/services/triggers.sh.
 # Runtime state (config, data, logs, pid files) lives in ${TEKTON_GRAPH_RUN:-/tmp/tekton-graph-services}.
 #
 # Settings (environment, with defaults):
@@ -710,6 +716,7 @@ kube_apiserver_launch() {
 }
 
 kube_start_fresh() {
+  triggers_stop # first: its watches hold kube-apiserver up (scripts/services/triggers.sh)
   stop_service kube-apiserver "$KUBE_APISERVER_PID_FILE"
   stop_service etcd "$ETCD_PID_FILE"
   claim_port "$KUBE_APISERVER_PORT" kube-apiserver
@@ -806,6 +813,8 @@ kube_wait_crds() {
 kube_wait() {
   kube_wait_apiserver
   kube_apply_crds
+  # Tekton Triggers' CRDs and its core interceptors server come with kube (scripts/services/triggers.sh).
+  triggers_up
 }
 
 # A PipelineRun through the real API: create (tekton.dev/v1), set status through the /status subresource, read it
@@ -1012,6 +1021,11 @@ dex_token() { # user (alice or alice@example.com)
 source "$SUPPORT_DIR/mailpit.sh"
 
 # ---------------------------------------------------------------------------------------------------------------
+# Tekton Triggers (EventListener sink, core interceptors), part of the kube engine, in a file of its own.
+# shellcheck source-path=SCRIPTDIR source=services/triggers.sh
+source "$SUPPORT_DIR/triggers.sh"
+
+# ---------------------------------------------------------------------------------------------------------------
 # Commands.
 engines_from_args() { # [kafka|neo4j|kube|dex|mailpit|all]
   case "${1:-all}" in
@@ -1047,7 +1061,8 @@ cmd_up() {
   fi
   if [[ " $engines " == *" kube "* ]]; then
     ensure_kube_tools
-    prepare+=(kube_build)
+    ensure_triggers_tools
+    prepare+=(kube_build triggers_build)
   fi
   if [[ " $engines " == *" dex "* ]]; then
     ensure_dex_tools
@@ -1081,6 +1096,7 @@ cmd_down() {
   [[ " $engines " == *" kafka "* ]] && stop_service kafka "$KAFKA_PID_FILE"
   [[ " $engines " == *" neo4j "* ]] && stop_service neo4j "$NEO4J_PID_FILE"
   if [[ " $engines " == *" kube "* ]]; then
+    triggers_stop
     stop_service kube-apiserver "$KUBE_APISERVER_PID_FILE"
     stop_service etcd "$ETCD_PID_FILE"
   fi
@@ -1155,6 +1171,7 @@ cmd_env() {
   printf 'export DEX_PASSWORD=%q\n' "$DEX_PASSWORD"
   printf 'export GRAPH_TEST_UI_PORT=%q\n' "$GRAPH_TEST_UI_PORT"
   mailpit_env
+  triggers_env
 }
 
 usage() {
@@ -1174,7 +1191,8 @@ main() {
       ensure_kube_tools
       ensure_dex_tools
       ensure_mailpit_tools
-      side_by_side fetch_all kube_build dex_build mailpit_build
+      ensure_triggers_tools
+      side_by_side fetch_all kube_build dex_build mailpit_build triggers_build
       ;;
     restart-kafka)
       ensure_tools
@@ -1188,9 +1206,11 @@ main() {
       ;;
     restart-kube-apiserver)
       ensure_kube_tools
+      triggers_stop
       kube_restart_apiserver "${1:-}"
       kube_wait_apiserver
       kube_wait_crds
+      triggers_restart
       ;;
     restart-dex)
       ensure_dex_tools
@@ -1200,6 +1220,11 @@ main() {
     kube-smoke)
       ensure_kube_tools
       kube_smoke
+      ;;
+    triggers-smoke)
+      ensure_kube_tools
+      ensure_triggers_tools
+      triggers_smoke
       ;;
     dex-token)
       [[ $# -eq 1 ]] || die "usage: $0 dex-token USER (alice, bob, harvester, admin, nobody or a full e-mail address)"

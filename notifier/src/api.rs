@@ -1,9 +1,10 @@
 //! The notifier's GraphQL API at `POST /graphql` (async-graphql, as graph-service): read the rules — triggers,
 //! channels (never their secrets), subscriptions, silences — and the delivery history; add and remove silences;
-//! test-send a trigger to a channel.
+//! test-send a trigger to a channel; subscribe yourself to a trigger on a channel.
 //!
 //! Who may do what: the route needs a token with `viewer`; adding a silence is open to every viewer and records who
-//! added it; a viewer removes only their own, an `admin` any; test-send needs `admin` (it sends for real). Limits:
+//! added it; a viewer removes only their own, an `admin` any; test-send needs `admin` (it sends for real). A viewer
+//! subscribes themselves only on the rule file's `selfService.channels`, an admin on any. Limits:
 //! the body size and the request time (the server's), query depth and complexity (the schema's).
 
 use std::sync::Arc;
@@ -13,7 +14,7 @@ use chrono::{DateTime, Utc};
 use tekton_graph_access::Role;
 
 use crate::Notifier;
-use crate::outbox::{Delivery, HistoryFilter, StoredSilence};
+use crate::outbox::{Delivery, HistoryFilter, StoredSilence, StoredSubscription};
 
 pub type ApiSchema = Schema<Query, Mutation, EmptySubscription>;
 
@@ -83,6 +84,34 @@ pub struct Subscription {
     pub user: Option<String>,
     pub triggers: Vec<String>,
     pub channels: Vec<String>,
+}
+
+/// A user's own subscription, added through this API.
+#[derive(SimpleObject)]
+pub struct PersonalSubscription {
+    /// The id `unsubscribe` takes.
+    pub id: ID,
+    pub user: String,
+    pub trigger: String,
+    pub channel: String,
+    pub created_at: DateTime<Utc>,
+    /// False while its trigger or channel does not exist (a policy that defined it was deleted): kept, not routed.
+    pub active: bool,
+}
+
+impl PersonalSubscription {
+    fn of(stored: StoredSubscription, notifier: &Notifier) -> PersonalSubscription {
+        let live = notifier.live();
+        PersonalSubscription {
+            id: ID(stored.id.to_string()),
+            active: live.config.triggers.contains_key(&stored.trigger)
+                && live.config.channels.contains_key(&stored.channel),
+            user: stored.user,
+            trigger: stored.trigger,
+            channel: stored.channel,
+            created_at: DateTime::from_timestamp_millis(stored.created_at).unwrap_or_default(),
+        }
+    }
 }
 
 #[derive(Enum, Copy, Clone, PartialEq, Eq)]
@@ -183,9 +212,9 @@ impl Query {
     /// The triggers of the rule file, with the channels subscribed to each.
     async fn triggers(&self, ctx: &Context<'_>) -> Result<Vec<Trigger>> {
         require(ctx, Role::Viewer)?;
-        let notifier = notifier(ctx)?;
-        Ok(notifier
-            .config()
+        let live = notifier(ctx)?.live();
+        Ok(live
+            .config
             .triggers
             .iter()
             .map(|(name, t)| Trigger {
@@ -193,7 +222,7 @@ impl Query {
                 on: t.on.to_vec(),
                 when: t.when.clone(),
                 once_per: t.once_per.clone(),
-                channels: notifier.rules().channels_of(name).unwrap_or_default().to_vec(),
+                channels: live.rules.channels_of(name).unwrap_or_default().to_vec(),
             })
             .collect())
     }
@@ -202,17 +231,20 @@ impl Query {
     async fn channels(&self, ctx: &Context<'_>) -> Result<Vec<Channel>> {
         require(ctx, Role::Viewer)?;
         Ok(notifier(ctx)?
-            .config()
+            .live()
+            .config
             .channels
             .iter()
             .map(|(name, c)| Channel { name: name.clone(), kind: c.kind().to_string() })
             .collect())
     }
 
+    /// Every subscription in force: the rule file's, the policies' and the personal ones.
     async fn subscriptions(&self, ctx: &Context<'_>) -> Result<Vec<Subscription>> {
         require(ctx, Role::Viewer)?;
         Ok(notifier(ctx)?
-            .config()
+            .live()
+            .config
             .subscriptions
             .iter()
             .map(|s| Subscription {
@@ -230,7 +262,8 @@ impl Query {
         let notifier = notifier(ctx)?;
         let now = Utc::now();
         let mut out: Vec<Silence> = notifier
-            .config()
+            .live()
+            .config
             .silences
             .iter()
             .filter(|s| s.until > now)
@@ -247,6 +280,28 @@ impl Query {
             .collect();
         out.extend(notifier.api_silences().iter().map(Silence::of));
         Ok(out)
+    }
+
+    /// The caller's own subscriptions (an admin may ask for everyone's with `all: true`).
+    async fn my_subscriptions(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = false)] all: bool,
+    ) -> Result<Vec<PersonalSubscription>> {
+        require(ctx, Role::Viewer)?;
+        if all {
+            require(ctx, Role::Admin)?;
+        }
+        let notifier = notifier(ctx)?;
+        let who = caller(ctx)?.subject.clone();
+        Ok(notifier
+            .outbox()
+            .subscriptions()
+            .await?
+            .into_iter()
+            .filter(|s| all || who.as_deref() == Some(s.user.as_str()))
+            .map(|s| PersonalSubscription::of(s, notifier))
+            .collect())
     }
 
     /// Delivery history, newest first: status, attempts and the last error per delivery.
@@ -294,13 +349,14 @@ impl Mutation {
         if input.trigger.is_none() && input.channel.is_none() {
             return Err(Error::new("a silence needs `trigger`, `channel` or both (muting everything is not offered)"));
         }
+        let live = notifier.live();
         if let Some(trigger) = &input.trigger
-            && !notifier.config().triggers.contains_key(trigger)
+            && !live.config.triggers.contains_key(trigger)
         {
             return Err(Error::new(format!("`trigger`: no trigger `{trigger}`")));
         }
         if let Some(channel) = &input.channel
-            && !notifier.config().channels.contains_key(channel)
+            && !live.config.channels.contains_key(channel)
         {
             return Err(Error::new(format!("`channel`: no channel `{channel}`")));
         }
@@ -337,6 +393,50 @@ impl Mutation {
         }
         let deleted = notifier.delete_silence(id).await?;
         tracing::info!(id, by = ?who.subject, "silence removed");
+        Ok(deleted)
+    }
+
+    /// Subscribes the caller to `trigger` on `channel`: its messages go there from the next event on. Kept in the
+    /// outbox: it survives restarts. Subscribing again returns the same subscription.
+    async fn subscribe(&self, ctx: &Context<'_>, trigger: String, channel: String) -> Result<PersonalSubscription> {
+        require(ctx, Role::Viewer)?;
+        let notifier = notifier(ctx)?;
+        let who = caller(ctx)?;
+        let Some(user) = who.subject.clone() else {
+            return Err(Error::new("a personal subscription needs a caller with a name: call with a token"));
+        };
+        let live = notifier.live();
+        if !live.config.triggers.contains_key(&trigger) {
+            return Err(Error::new(format!("`trigger`: no trigger `{trigger}`")));
+        }
+        if !live.config.channels.contains_key(&channel) {
+            return Err(Error::new(format!("`channel`: no channel `{channel}`")));
+        }
+        if !who.roles.contains(&Role::Admin) && !live.config.self_service.channels.contains(&channel) {
+            return Err(Error::new(format!(
+                "forbidden: `{channel}` is not a self-service channel (the rule file's `selfService.channels`); an \
+                 `admin` may subscribe on it"
+            )));
+        }
+        let stored = notifier.subscribe(&user, &trigger, &channel).await.map_err(|e| Error::new(e.to_string()))?;
+        tracing::info!(id = stored.id, %user, %trigger, %channel, "personal subscription added");
+        Ok(PersonalSubscription::of(stored, notifier))
+    }
+
+    /// Removes a personal subscription: a viewer their own, an admin any. False when there is none.
+    async fn unsubscribe(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
+        require(ctx, Role::Viewer)?;
+        let id: i64 = id.parse().map_err(|_| Error::new(format!("`id`: `{}` is not a subscription id", id.0)))?;
+        let notifier = notifier(ctx)?;
+        let who = caller(ctx)?;
+        let Some(stored) = notifier.outbox().subscriptions().await?.into_iter().find(|s| s.id == id) else {
+            return Ok(false);
+        };
+        if !who.roles.contains(&Role::Admin) && who.subject.as_deref() != Some(stored.user.as_str()) {
+            return Err(Error::new("forbidden: only its owner or an `admin` may remove this subscription"));
+        }
+        let deleted = notifier.unsubscribe(id).await.map_err(|e| Error::new(e.to_string()))?;
+        tracing::info!(id, by = ?who.subject, "personal subscription removed");
         Ok(deleted)
     }
 

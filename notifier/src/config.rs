@@ -52,6 +52,17 @@ pub struct Config {
     pub schedules: BTreeMap<String, ScheduleConfig>,
     /// graph-service's GraphQL, asked what changed since the previous run for messages about a run.
     pub graph: Option<crate::enrich::GraphConfig>,
+    /// What users may do for themselves through the API.
+    #[serde(default)]
+    pub self_service: SelfService,
+}
+
+/// The channels any viewer may subscribe themselves to (through the API's `subscribe`); an admin may use any.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SelfService {
+    #[serde(default)]
+    pub channels: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -62,7 +73,7 @@ pub struct Links {
 }
 
 /// Where messages go. Secrets (webhook URLs hold one) are `{ env: … }` or `{ file: … }` references.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase", deny_unknown_fields)]
 pub enum ChannelConfig {
     /// A Slack incoming webhook: `POST {text}`.
@@ -157,7 +168,7 @@ pub enum ChannelConfig {
 }
 
 /// How long a chain may take to start.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ChainConfig {
     pub deadline_seconds: u64,
@@ -186,6 +197,29 @@ impl ChannelConfig {
             ChannelConfig::CloudEvents { .. } => "cloudEvents",
             ChannelConfig::Email { .. } => "email",
             ChannelConfig::Kafka { .. } => "kafka",
+        }
+    }
+
+    /// Every secret the channel names.
+    pub fn secrets_mut(&mut self) -> Vec<&mut SecretRef> {
+        match self {
+            ChannelConfig::Slack { webhook_url, .. } | ChannelConfig::Discord { webhook_url, .. } => vec![webhook_url],
+            ChannelConfig::SlackApp { token, .. } => vec![token],
+            ChannelConfig::Webhook { headers, .. } | ChannelConfig::CloudEvents { headers, .. } => {
+                headers.values_mut().collect()
+            }
+            ChannelConfig::EventListener { secret, .. } => secret.iter_mut().collect(),
+            ChannelConfig::Email { password, .. } => password.iter_mut().collect(),
+            ChannelConfig::Kafka { .. } => Vec::new(),
+        }
+    }
+
+    /// The notifier's own files the channel reads besides secrets (a CA bundle, librdkafka options), by field.
+    pub fn local_files(&self) -> Vec<(&'static str, &Path)> {
+        match self {
+            ChannelConfig::Email { ca_file: Some(path), .. } => vec![("caFile", path)],
+            ChannelConfig::Kafka { options_file: Some(path), .. } => vec![("optionsFile", path)],
+            _ => Vec::new(),
         }
     }
 }
@@ -341,7 +375,27 @@ impl Config {
         Ok(config)
     }
 
+    /// Checks a rule file: its references, and that its secrets are the notifier's own (env or file).
     fn check_references(&self) -> Result<(), String> {
+        for (name, channel) in &self.channels {
+            let mut channel = channel.clone();
+            if channel.secrets_mut().iter().any(|s| matches!(s, SecretRef::Kubernetes { .. })) {
+                return Err(format!(
+                    "channels.{name}: a `secretKeyRef` is only read in a NotificationPolicy; the rule file names \
+                     secrets with `{{ env: NAME }}` or `{{ file: PATH }}`"
+                ));
+            }
+        }
+        for channel in &self.self_service.channels {
+            if !self.channels.contains_key(channel) {
+                return Err(format!("selfService.channels: unknown channel `{channel}`"));
+            }
+        }
+        self.check_parts()
+    }
+
+    /// Checks the references between the parts (subscriptions, silences, trigger types), of a rule file or a policy.
+    pub fn check_parts(&self) -> Result<(), String> {
         for (i, sub) in self.subscriptions.iter().enumerate() {
             let at = format!("subscriptions[{i}]");
             if let Some(team) = &sub.team

@@ -77,6 +77,61 @@ struct ServeArgs {
     /// A librdkafka properties file for the Kafka source (where secrets such as `sasl.password` go).
     #[arg(long, env = "NOTIFIER_KAFKA_OPTIONS_FILE", value_name = "PATH", value_parser = OptionsFile::parse)]
     kafka_options_file: Option<OptionsFile>,
+    /// How often the rule file is read again; a change is put in force without a restart (a broken one is refused
+    /// and logged, the rules in force stay). 0: never.
+    #[arg(long, env = "NOTIFIER_RELOAD_SECONDS", default_value_t = 5)]
+    reload_seconds: u64,
+    /// Watch NotificationPolicy custom resources (tekton-graph.dev/v1alpha1) and put them in force live: `all`
+    /// namespaces, or a comma-separated list.
+    #[arg(long, env = "NOTIFIER_POLICIES", value_name = "all|NAMESPACE[,…]")]
+    policies: Option<String>,
+    /// The kubeconfig for `--policies`. Default: $KUBECONFIG, ~/.kube/config, then the in-cluster service account.
+    #[arg(long, requires = "policies")]
+    kubeconfig: Option<PathBuf>,
+    /// How often the Secrets that policies name are read again (a rotated Secret is put in force).
+    #[arg(long, env = "NOTIFIER_POLICY_RESYNC_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    policy_resync_seconds: u64,
+}
+
+/// Reads the rule file every `every` and puts a changed one in force.
+async fn reload_rules(path: PathBuf, every: std::time::Duration, notifier: Arc<Notifier>) {
+    let mut last = std::fs::read_to_string(&path).ok();
+    loop {
+        tokio::time::sleep(every).await;
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(error) => {
+                tracing::warn!(rules = %path.display(), %error, "cannot read the rule file; keeping the rules in force");
+                continue;
+            }
+        };
+        if last.as_deref() == Some(text.as_str()) {
+            continue;
+        }
+        last = Some(text.clone());
+        let reloaded = match Config::parse(&text) {
+            Ok(config) => notifier.reload_file(config).await.map_err(|e| e.to_string()),
+            Err(reason) => Err(reason),
+        };
+        match reloaded {
+            Ok(()) => tracing::info!(rules = %path.display(), "rule file reloaded"),
+            Err(reason) => {
+                tracing::error!(rules = %path.display(), %reason, "rule file refused; keeping the rules in force")
+            }
+        }
+    }
+}
+
+async fn kube_client(kubeconfig: Option<&PathBuf>) -> anyhow::Result<kube::Client> {
+    let config = match kubeconfig {
+        Some(path) => {
+            let file = kube::config::Kubeconfig::read_from(path)
+                .with_context(|| format!("reading the kubeconfig {}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(file, &kube::config::KubeConfigOptions::default()).await?
+        }
+        None => kube::Config::infer().await.context("finding a kubeconfig")?,
+    };
+    kube::Client::try_from(config).context("connecting to Kubernetes")
 }
 
 fn parse_source(url: &str) -> Result<KafkaSourceConfig, String> {
@@ -134,6 +189,28 @@ async fn main() -> anyhow::Result<()> {
             let access = args.access()?;
             let config = Config::load(&args.rules)?;
             let notifier = Notifier::start(&config, &args.db).await?;
+            if args.reload_seconds > 0 {
+                let every = std::time::Duration::from_secs(args.reload_seconds);
+                tokio::spawn(reload_rules(args.rules.clone(), every, notifier.clone()));
+            }
+            if let Some(scope) = &args.policies {
+                let namespaces = match scope.trim() {
+                    "all" => Vec::new(),
+                    list => list.split(',').map(str::trim).filter(|n| !n.is_empty()).map(String::from).collect(),
+                };
+                anyhow::ensure!(
+                    scope.trim() == "all" || !namespaces.is_empty(),
+                    "--policies: name `all` or namespaces"
+                );
+                let client = kube_client(args.kubeconfig.as_ref()).await?;
+                tracing::info!(namespaces = ?namespaces, "watching NotificationPolicies");
+                let watch = notifier::policy::PolicyWatch {
+                    client,
+                    namespaces,
+                    resync: std::time::Duration::from_secs(args.policy_resync_seconds),
+                };
+                tokio::spawn(notifier::policy::run(watch, notifier.clone()));
+            }
             let (stop, shutdown) = Shutdown::new();
             let source = match &args.source {
                 Some(source) => {

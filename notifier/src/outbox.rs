@@ -27,6 +27,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/004_silences.sql"),
     include_str!("migrations/005_digests.sql"),
     include_str!("migrations/006_chains.sql"),
+    include_str!("migrations/007_subscriptions.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -413,6 +414,46 @@ impl Outbox {
         .await
     }
 
+    /// Adds `user`'s subscription of `trigger` on `channel`, or finds the same one; returns it.
+    pub async fn subscribe(
+        &self,
+        user: String,
+        trigger: String,
+        channel: String,
+        now_ms: i64,
+    ) -> Result<StoredSubscription> {
+        self.with(move |db| {
+            db.execute(
+                "INSERT INTO subscriptions (user, trigger, channel, created_at) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (user, trigger, channel) DO NOTHING",
+                params![user, trigger, channel, now_ms],
+            )?;
+            Ok(db.query_row(
+                "SELECT id, user, trigger, channel, created_at FROM subscriptions \
+                 WHERE user = ?1 AND trigger = ?2 AND channel = ?3",
+                params![user, trigger, channel],
+                StoredSubscription::from_row,
+            )?)
+        })
+        .await
+    }
+
+    /// Every personal subscription, oldest first.
+    pub async fn subscriptions(&self) -> Result<Vec<StoredSubscription>> {
+        self.with(move |db| {
+            let mut statement =
+                db.prepare_cached("SELECT id, user, trigger, channel, created_at FROM subscriptions ORDER BY id")?;
+            let rows = statement.query_map([], StoredSubscription::from_row)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    /// Deletes a personal subscription; false when there was none with this id.
+    pub async fn unsubscribe(&self, id: i64) -> Result<bool> {
+        self.with(move |db| Ok(db.execute("DELETE FROM subscriptions WHERE id = ?1", params![id])? > 0)).await
+    }
+
     /// The silences that have not ended by `now_ms`, oldest first.
     pub async fn silences(&self, now_ms: i64) -> Result<Vec<StoredSilence>> {
         self.with(move |db| {
@@ -514,6 +555,28 @@ fn chain_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Chain> {
         status: row.get(6)?,
         run: row.get(7)?,
     })
+}
+
+/// A user's own subscription of one trigger on one channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSubscription {
+    pub id: i64,
+    pub user: String,
+    pub trigger: String,
+    pub channel: String,
+    pub created_at: i64,
+}
+
+impl StoredSubscription {
+    fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredSubscription> {
+        Ok(StoredSubscription {
+            id: row.get(0)?,
+            user: row.get(1)?,
+            trigger: row.get(2)?,
+            channel: row.get(3)?,
+            created_at: row.get(4)?,
+        })
+    }
 }
 
 /// An EventListener call whose PipelineRun is expected in the graph.

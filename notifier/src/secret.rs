@@ -1,35 +1,60 @@
 //! Secrets (webhook URLs, tokens, shared secrets) come from the environment or a file — never from the rule file
-//! itself, so the file (or the custom resource it mirrors) can be reviewed and committed.
+//! itself, so the file can be reviewed and committed. A `NotificationPolicy` custom resource names keys of
+//! Kubernetes Secrets in its own namespace instead, which the policy watcher reads before the policy is applied.
 
 use std::fmt;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Deserializer, de::Error as _};
 
-/// Where a secret is read from: `{ env: NAME }` or `{ file: PATH }`. A plain string is refused when parsed.
+/// Where a secret is read from: `{ env: NAME }`, `{ file: PATH }` (the rule file) or
+/// `{ secretKeyRef: { name, key } }` (a NotificationPolicy). A plain string is refused when parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SecretRef {
     Env(String),
     File(PathBuf),
+    /// A key of a Kubernetes Secret in the namespace of the policy that names it.
+    Kubernetes {
+        name: String,
+        key: String,
+    },
+    /// A value read already (a Kubernetes Secret's, by the policy watcher); never written in a file.
+    Value(Secret),
 }
 
 /// The map a secret reference is written as (a map, not a tagged enum: YAML parsers read those as `!tags`).
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct Written {
     env: Option<String>,
     file: Option<PathBuf>,
+    secret_key_ref: Option<KeyRef>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyRef {
+    name: String,
+    key: String,
 }
 
 impl<'de> Deserialize<'de> for SecretRef {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        const EXPECTED: &str = "a secret is `{ env: NAME }` or `{ file: PATH }`, never the value itself";
+        const EXPECTED: &str = "a secret is `{ env: NAME }`, `{ file: PATH }` or `{ secretKeyRef: { name, key } }`, \
+                                never the value itself";
         let written = Written::deserialize(deserializer).map_err(|_| D::Error::custom(EXPECTED))?;
-        match (written.env, written.file) {
-            (Some(name), None) => Ok(SecretRef::Env(name)),
-            (None, Some(path)) => Ok(SecretRef::File(path)),
+        match (written.env, written.file, written.secret_key_ref) {
+            (Some(name), None, None) => Ok(SecretRef::Env(name)),
+            (None, Some(path), None) => Ok(SecretRef::File(path)),
+            (None, None, Some(KeyRef { name, key })) => Ok(SecretRef::Kubernetes { name, key }),
             _ => Err(D::Error::custom(EXPECTED)),
         }
+    }
+}
+
+impl Secret {
+    pub fn new(value: String) -> Secret {
+        Secret(value)
     }
 }
 
@@ -57,6 +82,8 @@ pub enum SecretError {
     File { path: PathBuf, reason: String },
     #[error("{0} is empty")]
     Empty(String),
+    #[error("Kubernetes Secret `{name}` (key `{key}`) was not read: only a NotificationPolicy may name one")]
+    NotRead { name: String, key: String },
 }
 
 impl SecretRef {
@@ -72,6 +99,10 @@ impl SecretRef {
                     .map_err(|e| SecretError::File { path: path.clone(), reason: e.to_string() })?,
                 format!("secret file {}", path.display()),
             ),
+            SecretRef::Kubernetes { name, key } => {
+                return Err(SecretError::NotRead { name: name.clone(), key: key.clone() });
+            }
+            SecretRef::Value(secret) => (secret.0.clone(), "the Kubernetes Secret's value".to_string()),
         };
         let value = value.trim();
         if value.is_empty() {

@@ -58,6 +58,9 @@ pub struct Worker {
     pub outbox: Outbox,
     pub wake: Arc<Notify>,
     pub policy: RetryPolicy,
+    /// Becomes true when a reload replaces or removes the channel: the worker ends after the sends in flight are
+    /// recorded, so the next one never sends the same delivery.
+    pub stop: tokio::sync::watch::Receiver<bool>,
 }
 
 fn now_ms() -> i64 {
@@ -65,10 +68,10 @@ fn now_ms() -> i64 {
 }
 
 impl Worker {
-    /// Runs until the task is dropped. Outbox errors are logged and retried after a pause.
-    pub async fn run(self) {
+    /// Runs until stopped or dropped. Outbox errors are logged and retried after a pause.
+    pub async fn run(mut self) {
         let mut paused_until: Option<Instant> = None;
-        loop {
+        while !*self.stop.borrow() {
             match self.round(&mut paused_until).await {
                 Ok(true) => continue,
                 Ok(false) => self.idle().await,
@@ -80,8 +83,8 @@ impl Worker {
         }
     }
 
-    /// Waits for a wake-up or until the next retry is due.
-    async fn idle(&self) {
+    /// Waits for a wake-up, a stop, or until the next retry is due.
+    async fn idle(&mut self) {
         let wait = match self.outbox.next_due(&self.channel).await {
             Ok(Some(due)) => Duration::from_millis((due - now_ms()).clamp(0, IDLE_POLL.as_millis() as i64) as u64),
             _ => IDLE_POLL,
@@ -89,7 +92,10 @@ impl Worker {
         if wait.is_zero() {
             return;
         }
-        let _ = tokio::time::timeout(wait, self.wake.notified()).await;
+        tokio::select! {
+            _ = tokio::time::timeout(wait, self.wake.notified()) => {}
+            _ = self.stop.changed() => {}
+        }
     }
 
     /// Sends what is due, `concurrency` at a time, and records each group's outcomes in one transaction; true

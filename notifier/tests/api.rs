@@ -227,3 +227,86 @@ async fn rules_silences_test_send_and_history_through_graphql() {
         .await;
     huge.assert_status(http::StatusCode::PAYLOAD_TOO_LARGE);
 }
+
+#[tokio::test]
+async fn personal_subscriptions_route_messages_to_self_service_channels_and_survive_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hook = Receiver::start(vec![], Answer::new(200, "ok")).await;
+    let mine = Receiver::start(vec![], Answer::new(200, "ok")).await;
+    let config = Config::parse(&format!(
+        r#"
+channels:
+  hook: {{ type: webhook, url: "{hook}" }}
+  mine: {{ type: webhook, url: "{mine}" }}
+triggers:
+  run-failed:
+    on: dev.cdevents.pipelinerun.finished.0.2.0
+    when: data.subject.content.outcome != "success"
+  quiet: {{ on: never.v1 }}
+subscriptions:
+  - {{ triggers: [quiet], channels: [hook] }}
+selfService: {{ channels: [mine] }}
+"#,
+        hook = hook.url("/hook"),
+        mine = mine.url("/mine"),
+    ))
+    .expect("rule file");
+    let db = dir.path().join("outbox.db");
+    let notifier = Notifier::start(&config, &db).await.expect("start");
+    let client = api_client(notifier.clone());
+    let subscribe =
+        "mutation($t: String!, $c: String!) { subscribe(trigger: $t, channel: $c) { id user trigger channel active } }";
+
+    // Not a self-service channel: a viewer may not route messages there; an admin may.
+    let refused = gql(&client, VIEWER, subscribe, json!({ "t": "run-failed", "c": "hook" })).await;
+    assert!(error_of(&refused).contains("`hook` is not a self-service channel"), "{refused}");
+    let unknown = gql(&client, VIEWER, subscribe, json!({ "t": "nope", "c": "mine" })).await;
+    assert_eq!(error_of(&unknown), "`trigger`: no trigger `nope`");
+
+    let added = gql(&client, VIEWER, subscribe, json!({ "t": "run-failed", "c": "mine" })).await;
+    let subscription = &added["data"]["subscribe"];
+    assert_eq!(subscription["user"], "ops", "{added}");
+    assert_eq!(subscription["active"], true);
+    let again = gql(&client, VIEWER, subscribe, json!({ "t": "run-failed", "c": "mine" })).await;
+    assert_eq!(again["data"]["subscribe"]["id"], subscription["id"], "subscribing twice is one subscription");
+
+    let failed = failed_runs().await;
+    let again_with_id = |id: &str| {
+        let mut event = failed[0].clone();
+        event["id"] = id.into();
+        event
+    };
+    let recorded = post_event(&client, &failed[0]).await;
+    assert_eq!(recorded["queued"], 1, "{recorded}");
+    let got = mine.wait_for(1, WITHIN).await;
+    assert_eq!(got[0].path, "/mine");
+    assert!(hook.received().is_empty(), "only the subscribed channel hears of it");
+
+    // Each sees their own; only the owner (or an admin) removes one.
+    let mine_query = "{ mySubscriptions { id trigger } }";
+    assert_eq!(
+        gql(&client, VIEWER, mine_query, json!({})).await["data"]["mySubscriptions"].as_array().map(Vec::len),
+        Some(1)
+    );
+    assert_eq!(gql(&client, OTHER_VIEWER, mine_query, json!({})).await["data"]["mySubscriptions"], json!([]));
+    let everyone = gql(&client, VIEWER, "{ mySubscriptions(all: true) { id } }", json!({})).await;
+    assert!(error_of(&everyone).contains("forbidden"), "{everyone}");
+    let unsubscribe = "mutation($id: ID!) { unsubscribe(id: $id) }";
+    let id = subscription["id"].clone();
+    let stranger = gql(&client, OTHER_VIEWER, unsubscribe, json!({ "id": id })).await;
+    assert!(error_of(&stranger).contains("only its owner"), "{stranger}");
+
+    // Kept in the outbox: a restart routes it again.
+    drop(client);
+    drop(notifier);
+    let notifier = Notifier::start(&config, &db).await.expect("restart");
+    let client = api_client(notifier.clone());
+    let recorded = post_event(&client, &again_with_id("after-restart")).await;
+    assert_eq!(recorded["queued"], 1, "{recorded}");
+    mine.wait_for(2, WITHIN).await;
+
+    let removed = gql(&client, VIEWER, unsubscribe, json!({ "id": id })).await;
+    assert_eq!(removed["data"]["unsubscribe"], true, "{removed}");
+    let recorded = post_event(&client, &again_with_id("after-unsubscribe")).await;
+    assert_eq!(recorded["queued"], 0, "unsubscribed: {recorded}");
+}
