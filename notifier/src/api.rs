@@ -67,8 +67,27 @@ pub struct Trigger {
     pub when: Option<String>,
     /// The CEL de-duplication key.
     pub once_per: Option<String>,
+    /// Its kind (one of `notificationTypes`).
+    pub notification_type: Option<String>,
     /// Channels subscribed to it.
     pub channels: Vec<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct NotificationType {
+    pub name: String,
+    pub description: Option<String>,
+    /// The triggers of this kind.
+    pub triggers: Vec<String>,
+}
+
+/// One way a message reaches the caller: a trigger on a channel, and the subscription that routes it.
+#[derive(SimpleObject)]
+pub struct Route {
+    pub trigger: String,
+    pub channel: String,
+    /// `user`, `team:<name>`, `role:<role>`, or `everyone` (a subscription without a subject).
+    pub via: String,
 }
 
 #[derive(SimpleObject)]
@@ -82,7 +101,11 @@ pub struct Channel {
 pub struct Subscription {
     pub team: Option<String>,
     pub user: Option<String>,
+    /// Everyone holding this role (`viewer`, `ingester`, `admin`).
+    pub role: Option<String>,
+    /// The triggers, those chosen by `notificationTypes` included.
     pub triggers: Vec<String>,
+    pub notification_types: Vec<String>,
     pub channels: Vec<String>,
 }
 
@@ -222,6 +245,7 @@ impl Query {
                 on: t.on.to_vec(),
                 when: t.when.clone(),
                 once_per: t.once_per.clone(),
+                notification_type: t.notification_type.clone(),
                 channels: live.rules.channels_of(name).unwrap_or_default().to_vec(),
             })
             .collect())
@@ -250,10 +274,69 @@ impl Query {
             .map(|s| Subscription {
                 team: s.team.clone(),
                 user: s.user.clone(),
+                role: s.role.clone(),
                 triggers: s.triggers.clone(),
+                notification_types: s.notification_types.clone(),
                 channels: s.channels.clone(),
             })
             .collect())
+    }
+
+    /// The kinds of notification, with their triggers.
+    async fn notification_types(&self, ctx: &Context<'_>) -> Result<Vec<NotificationType>> {
+        require(ctx, Role::Viewer)?;
+        let live = notifier(ctx)?.live();
+        Ok(live
+            .config
+            .notification_types
+            .iter()
+            .map(|(name, about)| NotificationType {
+                name: name.clone(),
+                description: about.description.clone(),
+                triggers: live
+                    .config
+                    .triggers
+                    .iter()
+                    .filter(|(_, t)| t.notification_type.as_ref() == Some(name))
+                    .map(|(trigger, _)| trigger.clone())
+                    .collect(),
+            })
+            .collect())
+    }
+
+    /// What reaches the caller, and why: every subscription in force whose subject is them (by name, a team they
+    /// are a member of, or a role their token holds), each trigger on each channel once.
+    async fn my_routes(&self, ctx: &Context<'_>) -> Result<Vec<Route>> {
+        require(ctx, Role::Viewer)?;
+        let who = caller(ctx)?;
+        let live = notifier(ctx)?.live();
+        let me = who.subject.as_deref();
+        let mut routes: Vec<Route> = Vec::new();
+        for sub in &live.config.subscriptions {
+            let via = match (&sub.user, &sub.team, &sub.role) {
+                (Some(user), _, _) if Some(user.as_str()) == me => "user".to_string(),
+                (_, Some(team), _)
+                    if me.is_some_and(|me| {
+                        live.config.teams.get(team).is_some_and(|t| t.members.iter().any(|m| m == me))
+                    }) =>
+                {
+                    format!("team:{team}")
+                }
+                (_, _, Some(role)) if Role::parse(role).is_some_and(|r| who.roles.contains(&r)) => {
+                    format!("role:{role}")
+                }
+                (None, None, None) => "everyone".to_string(),
+                _ => continue,
+            };
+            for trigger in &sub.triggers {
+                for channel in &sub.channels {
+                    if !routes.iter().any(|r| &r.trigger == trigger && &r.channel == channel) {
+                        routes.push(Route { trigger: trigger.clone(), channel: channel.clone(), via: via.clone() });
+                    }
+                }
+            }
+        }
+        Ok(routes)
     }
 
     /// The silences that have not ended: the rule file's, then those added through the API.

@@ -43,6 +43,9 @@ pub struct Config {
     /// Teams and their members (user names), the subjects of subscriptions.
     #[serde(default)]
     pub teams: BTreeMap<String, TeamConfig>,
+    /// The kinds of notification triggers declare (`notificationType`) and subscriptions choose by.
+    #[serde(default)]
+    pub notification_types: BTreeMap<String, NotificationTypeConfig>,
     #[serde(default)]
     pub silences: Vec<SilenceConfig>,
     #[serde(default)]
@@ -240,6 +243,8 @@ pub struct TriggerConfig {
     pub body: Option<String>,
     /// Collect this trigger's deliveries per channel for a window and send one message for all of them.
     pub digest: Option<DigestConfig>,
+    /// Its kind, one of `notificationTypes`: subscriptions may choose triggers by it.
+    pub notification_type: Option<String>,
 }
 
 /// A digest window: it opens with the first delivery and closes `windowSeconds` later (1 s to 1 day).
@@ -282,14 +287,27 @@ fn default_timezone() -> String {
     "UTC".into()
 }
 
-/// Who wants which triggers on which channels.
-#[derive(Debug, Clone, Deserialize)]
+/// Who wants which triggers on which channels. The subject is one team, one user or one role (`viewer`,
+/// `ingester`, `admin`: everyone holding it), or nobody in particular; the triggers are named, or chosen by their
+/// notification type (every trigger of the same rule file or policy with that type).
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SubscriptionConfig {
     pub team: Option<String>,
     pub user: Option<String>,
+    pub role: Option<String>,
+    #[serde(default)]
     pub triggers: Vec<String>,
+    #[serde(default)]
+    pub notification_types: Vec<String>,
     pub channels: Vec<String>,
+}
+
+/// A kind of notification (`failure`, `security`, …) that triggers declare and subscriptions choose by.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NotificationTypeConfig {
+    pub description: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -362,6 +380,20 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// Turns each subscription's `notificationTypes` into the names of this configuration's triggers of those types
+    /// (a rule file's or one policy's: a type never reaches another source's triggers).
+    pub fn expand_notification_types(&mut self) {
+        for sub in &mut self.subscriptions {
+            for kind in &sub.notification_types {
+                for (name, trigger) in &self.triggers {
+                    if trigger.notification_type.as_ref() == Some(kind) && !sub.triggers.contains(name) {
+                        sub.triggers.push(name.clone());
+                    }
+                }
+            }
+        }
+    }
+
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| ConfigError::Read { path: path.into(), reason: e.to_string() })?;
@@ -370,8 +402,9 @@ impl Config {
 
     /// Parses and checks the references between the parts; CEL and templates are checked by [`crate::rules`].
     pub fn parse(text: &str) -> Result<Config, String> {
-        let config: Config = serde_yaml_ng::from_str(text).map_err(|e| e.to_string())?;
+        let mut config: Config = serde_yaml_ng::from_str(text).map_err(|e| e.to_string())?;
         config.check_references()?;
+        config.expand_notification_types();
         Ok(config)
     }
 
@@ -403,8 +436,21 @@ impl Config {
             {
                 return Err(format!("{at}: unknown team `{team}` (not in `teams`)"));
             }
-            if sub.triggers.is_empty() || sub.channels.is_empty() {
-                return Err(format!("{at}: needs at least one trigger and one channel"));
+            if [&sub.team, &sub.user, &sub.role].iter().filter(|s| s.is_some()).count() > 1 {
+                return Err(format!("{at}: one subject at most: `team`, `user` or `role`"));
+            }
+            if let Some(role) = &sub.role
+                && tekton_graph_access::Role::parse(role).is_none()
+            {
+                return Err(format!("{at}: unknown role `{role}` (viewer, ingester or admin)"));
+            }
+            if (sub.triggers.is_empty() && sub.notification_types.is_empty()) || sub.channels.is_empty() {
+                return Err(format!("{at}: needs at least one trigger (or notification type) and one channel"));
+            }
+            for kind in &sub.notification_types {
+                if !self.notification_types.contains_key(kind) {
+                    return Err(format!("{at}: unknown notification type `{kind}` (not in `notificationTypes`)"));
+                }
             }
             for trigger in &sub.triggers {
                 if !self.triggers.contains_key(trigger) {
@@ -434,6 +480,13 @@ impl Config {
             }
         }
         for (name, trigger) in &self.triggers {
+            if let Some(kind) = &trigger.notification_type
+                && !self.notification_types.contains_key(kind)
+            {
+                return Err(format!(
+                    "triggers.{name}.notificationType: unknown notification type `{kind}` (not in `notificationTypes`)"
+                ));
+            }
             if trigger.on.to_vec().iter().any(|ty| ty.is_empty() || ty[..ty.len() - 1].contains('*')) {
                 return Err(format!("triggers.{name}.on: an event type may only end with `*`"));
             }

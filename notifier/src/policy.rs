@@ -24,7 +24,8 @@ use serde_json::{Value, json};
 
 use crate::Notifier;
 use crate::config::{
-    ChannelConfig, Config, ScheduleConfig, SilenceConfig, SubscriptionConfig, TeamConfig, TriggerConfig,
+    ChannelConfig, Config, NotificationTypeConfig, ScheduleConfig, SilenceConfig, SubscriptionConfig, TeamConfig,
+    TriggerConfig,
 };
 use crate::outbox::StoredSubscription;
 use crate::secret::{Secret, SecretRef};
@@ -47,6 +48,8 @@ pub struct PolicySpec {
     #[serde(default)]
     pub teams: BTreeMap<String, TeamConfig>,
     #[serde(default)]
+    pub notification_types: BTreeMap<String, NotificationTypeConfig>,
+    #[serde(default)]
     pub silences: Vec<SilenceConfig>,
     #[serde(default)]
     pub schedules: BTreeMap<String, ScheduleConfig>,
@@ -56,16 +59,18 @@ impl PolicySpec {
     /// Checks the policy on its own (references, secrets, files) and returns its parts with qualified names; its
     /// `secretKeyRef`s are still to be read.
     pub fn qualify(self, namespace: &str, name: &str) -> Result<Config, String> {
-        let local = Config {
+        let mut local = Config {
             channels: self.channels,
             triggers: self.triggers,
             subscriptions: self.subscriptions,
             teams: self.teams,
+            notification_types: self.notification_types,
             silences: self.silences,
             schedules: self.schedules,
             ..Config::default()
         };
         local.check_parts()?;
+        local.expand_notification_types();
         for (channel_name, channel) in &local.channels {
             if let Some((field, _)) = channel.local_files().first() {
                 return Err(format!("channels.{channel_name}.{field}: a policy may not read the notifier's files"));
@@ -84,15 +89,16 @@ impl PolicySpec {
             channels: qualify_keys(local.channels, &prefix),
             triggers: qualify_keys(local.triggers, &prefix),
             teams: qualify_keys(local.teams, &prefix),
+            notification_types: local.notification_types,
             schedules: qualify_keys(local.schedules, &prefix),
             subscriptions: local
                 .subscriptions
                 .into_iter()
                 .map(|s| SubscriptionConfig {
                     team: s.team.as_deref().map(q),
-                    user: s.user,
                     triggers: s.triggers.iter().map(|t| q(t)).collect(),
                     channels: s.channels.iter().map(|c| q(c)).collect(),
+                    ..s
                 })
                 .collect(),
             silences: local
@@ -129,10 +135,15 @@ pub fn compose(
         Ok(())
     }
     let mut config = file.clone();
+    config.expand_notification_types();
     for part in policies.values() {
         merge(&mut config.channels, &part.channels, "channel")?;
         merge(&mut config.triggers, &part.triggers, "trigger")?;
         merge(&mut config.teams, &part.teams, "team")?;
+        // A type's name is shared (the file's `security` and a policy's are one kind); its description is the first.
+        for (kind, about) in &part.notification_types {
+            config.notification_types.entry(kind.clone()).or_insert_with(|| about.clone());
+        }
         merge(&mut config.schedules, &part.schedules, "schedule")?;
         config.subscriptions.extend(part.subscriptions.iter().cloned());
         config.silences.extend(part.silences.iter().cloned());
@@ -140,10 +151,10 @@ pub fn compose(
     for sub in personal {
         if config.triggers.contains_key(&sub.trigger) && config.channels.contains_key(&sub.channel) {
             config.subscriptions.push(SubscriptionConfig {
-                team: None,
                 user: Some(sub.user.clone()),
                 triggers: vec![sub.trigger.clone()],
                 channels: vec![sub.channel.clone()],
+                ..SubscriptionConfig::default()
             });
         }
     }
@@ -395,6 +406,17 @@ mod tests {
         assert_eq!(part.subscriptions[0].team.as_deref(), Some("ci/alerts/build"));
         assert_eq!(part.subscriptions[0].triggers, ["ci/alerts/failed"]);
         assert_eq!(part.silences[0].channel.as_deref(), Some("ci/alerts/hook"));
+
+        let typed = spec(
+            "notificationTypes: { security: {} }\n\
+             channels: { hook: { type: webhook, url: 'http://127.0.0.1:1/' } }\n\
+             triggers: { vulns: { on: x, notificationType: security }, other: { on: y } }\n\
+             subscriptions: [{ role: viewer, notificationTypes: [security], channels: [hook] }]",
+        )
+        .qualify("ci", "alerts")
+        .expect("a typed policy");
+        assert_eq!(typed.subscriptions[0].triggers, ["ci/alerts/vulns"], "a type chooses the policy's own triggers");
+        assert_eq!(typed.subscriptions[0].role.as_deref(), Some("viewer"));
 
         let refused = |yaml: &str| spec(yaml).qualify("ci", "alerts").expect_err("refused");
         let env = refused("channels: { hook: { type: slack, webhookUrl: { env: HOME } } }");

@@ -310,3 +310,85 @@ selfService: {{ channels: [mine] }}
     let recorded = post_event(&client, &again_with_id("after-unsubscribe")).await;
     assert_eq!(recorded["queued"], 0, "unsubscribed: {recorded}");
 }
+
+#[tokio::test]
+async fn subscriptions_name_teams_users_roles_and_notification_types_and_each_caller_sees_their_routes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let security = Receiver::start(vec![], Answer::new(200, "ok")).await;
+    let config = Config::parse(&format!(
+        r#"
+notificationTypes:
+  security: {{ description: "vulnerabilities and unsigned images" }}
+  failure: {{}}
+channels:
+  sec: {{ type: webhook, url: "{url}" }}
+  ops: {{ type: webhook, url: "{url}" }}
+triggers:
+  more-vulns: {{ on: dev.tektongraph.vulnerabilities.increased.v1, notificationType: security }}
+  unsigned: {{ on: test.unsigned.v1, notificationType: security }}
+  run-failed: {{ on: dev.cdevents.pipelinerun.finished.0.2.0, notificationType: failure }}
+teams:
+  platform: {{ members: [ops] }}
+subscriptions:
+  - {{ team: platform, notificationTypes: [security], channels: [sec] }}
+  - {{ role: admin, triggers: [run-failed], channels: [ops] }}
+  - {{ user: dev, triggers: [unsigned], channels: [ops] }}
+"#,
+        url = security.url("/sec"),
+    ))
+    .expect("rule file");
+    let notifier = Notifier::start(&config, &dir.path().join("outbox.db")).await.expect("start");
+    let client = api_client(notifier.clone());
+
+    let types = gql(&client, VIEWER, "{ notificationTypes { name description triggers } }", json!({})).await;
+    assert_eq!(
+        types["data"]["notificationTypes"],
+        json!([
+            { "name": "failure", "description": null, "triggers": ["run-failed"] },
+            { "name": "security", "description": "vulnerabilities and unsigned images", "triggers": ["more-vulns", "unsigned"] },
+        ]),
+        "{types}"
+    );
+    let routes = |token: &'static str| {
+        let client = &client;
+        async move {
+            let answer = gql(client, token, "{ myRoutes { trigger channel via } }", json!({})).await;
+            answer["data"]["myRoutes"].clone()
+        }
+    };
+    // `ops` is in team platform: both security triggers, chosen by type.
+    assert_eq!(
+        routes(VIEWER).await,
+        json!([
+            { "trigger": "more-vulns", "channel": "sec", "via": "team:platform" },
+            { "trigger": "unsigned", "channel": "sec", "via": "team:platform" },
+        ])
+    );
+    assert_eq!(routes(OTHER_VIEWER).await, json!([{ "trigger": "unsigned", "channel": "ops", "via": "user" }]));
+    assert_eq!(routes(ADMIN).await, json!([{ "trigger": "run-failed", "channel": "ops", "via": "role:admin" }]));
+
+    // The type routes for real: an event of a security trigger reaches the security channel.
+    let event = json!({
+        "specversion": "1.0", "id": "unsigned-1", "source": "/test", "type": "test.unsigned.v1", "data": {},
+    });
+    let recorded = post_event(&client, &event).await;
+    assert_eq!(recorded["queued"], 2, "team platform's sec and user dev's ops: {recorded}");
+    assert_eq!(security.wait_for(2, WITHIN).await.len(), 2);
+
+    let base = "channels: { c: { type: webhook, url: 'http://127.0.0.1:1/' } }\n";
+    for (rest, reason) in [
+        (
+            "triggers: { t: { on: x } }\nsubscriptions: [{ role: boss, triggers: [t], channels: [c] }]",
+            "unknown role `boss`",
+        ),
+        (
+            "triggers: { t: { on: x } }\nsubscriptions: [{ user: a, role: admin, triggers: [t], channels: [c] }]",
+            "one subject at most",
+        ),
+        ("subscriptions: [{ notificationTypes: [nope], channels: [c] }]", "unknown notification type `nope`"),
+        ("triggers: { t: { on: x, notificationType: nope } }", "unknown notification type `nope`"),
+    ] {
+        let error = Config::parse(&format!("{base}{rest}")).expect_err(reason);
+        assert!(error.contains(reason), "{rest}: {error}");
+    }
+}
