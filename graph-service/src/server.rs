@@ -81,6 +81,7 @@ pub fn app_with_config(ingestor: Arc<Ingestor>, config: AppConfig) -> impl poem:
         .nest("/", ui)
         .at("/events", post(post_events))
         .at("/graphql", get(graphiql).post(graphql_endpoint(schema, store.clone(), limits.clone())))
+        .at("/emit/outbox", get(emit_outbox))
         .at("/healthz", get(healthz))
         .at("/readyz", get(readyz))
         .data(store)
@@ -111,6 +112,45 @@ fn graphiql(on: Data<&GraphiqlOn>) -> Response {
 #[handler]
 fn healthz(health: Data<&Health>) -> Json<serde_json::Value> {
     Json(json!({ "status": "ok", "auth": health.auth }))
+}
+
+/// Most dead events `GET /emit/outbox` lists per sink.
+const MAX_DEAD_LISTED: usize = 1000;
+
+#[derive(serde::Deserialize)]
+struct OutboxQuery {
+    limit: Option<usize>,
+}
+
+/// The emission outbox (admin): how much waits, and per sink the newest events it refused for good, with the
+/// receiver's answer — what an operator replays or drops.
+#[handler]
+async fn emit_outbox(ingestor: Data<&Arc<Ingestor>>, query: poem::web::Query<OutboxQuery>) -> Response {
+    let Some(sensemaker) = ingestor.sensemaker() else {
+        return (StatusCode::NOT_FOUND, "emission is off (no --emit)").into_response();
+    };
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=MAX_DEAD_LISTED).contains(&limit) {
+        return (StatusCode::BAD_REQUEST, format!("`limit` must be 1–{MAX_DEAD_LISTED}, not {limit}")).into_response();
+    }
+    let sinks = sensemaker.sinks().to_vec();
+    let read = sensemaker
+        .outbox()
+        .blocking(move |outbox| {
+            let counts = outbox.counts()?;
+            let dead = sinks
+                .iter()
+                .map(|sink| outbox.dead_newest(sink, limit).map(|events| json!({ "sink": sink, "dead": events })))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok::<_, crate::sensemaker::outbox::OutboxError>(json!({
+                "intents": counts.intents, "pending": counts.pending, "dead": counts.dead, "sinks": dead,
+            }))
+        })
+        .await;
+    match read {
+        Ok(body) => Json(body).into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
+    }
 }
 
 /// Readiness: the store answers a read.

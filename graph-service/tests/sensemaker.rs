@@ -487,3 +487,52 @@ async fn the_http_emitter_posts_structured_events() {
         .collect();
     assert_eq!(events, expected);
 }
+
+/// `GET /emit/outbox` shows an operator what the emitters could not deliver, with the receiver's answer; it is for
+/// admins only (dead events hold every tenant's runs).
+#[tokio::test]
+async fn dead_events_are_listed_for_admins_only() {
+    use graph_service::auth::{Authenticator, StaticTokens};
+    use graph_service::ingest::Ingestor;
+    use graph_service::server::{AppConfig, app_with_config};
+    use poem::http::StatusCode;
+    use poem::test::TestClient;
+
+    let facts = support::seed_facts();
+    let store = store_with(&facts).await;
+    let refusing = Recorder::new(usize::MAX, || EmitError::Rejected { status: 422, body: "unknown type".into() });
+    let sensemaker = Sensemaker::new(test_config(), vec![Box::new(Shared(refusing.clone()))], memory());
+    assert_eq!(sensemaker.observe(store.as_ref(), &all_new(&facts[..1])).await.expect("observe"), 2);
+    sensemaker.flush().await.expect("flush");
+
+    let tokens = StaticTokens::parse("viewer-token-0000000001 viewer ops\nadmin-token-00000000001 admin root\n")
+        .expect("tokens");
+    let authenticator = Authenticator { tokens: Some(tokens), ..Authenticator::default() };
+    let config = AppConfig { authenticator: Some(Arc::new(authenticator)), ..AppConfig::default() };
+    let ingestor = Arc::new(Ingestor::new(store.clone()).with_sensemaker(sensemaker));
+    let client = TestClient::new(app_with_config(ingestor, config));
+    let get = |token: &'static str, query: &'static str| {
+        let client = &client;
+        async move {
+            let response = client
+                .get(format!("/emit/outbox{query}"))
+                .header("authorization", format!("Bearer {token}"))
+                .send()
+                .await;
+            let status = response.0.status();
+            (status, response.0.into_body().into_string().await.expect("body"))
+        }
+    };
+    assert_eq!(get("viewer-token-0000000001", "").await.0, StatusCode::FORBIDDEN, "a viewer may not read them");
+    let (status, body) = get("admin-token-00000000001", "?limit=1").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let body: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(body["dead"], 2, "{body}");
+    assert_eq!(body["pending"], 0);
+    let listed = body["sinks"][0]["dead"].as_array().expect("dead events");
+    assert_eq!((body["sinks"][0]["sink"].as_str(), listed.len()), (Some("recorder"), 1), "limit 1: {body}");
+    assert!(listed[0]["reason"].as_str().is_some_and(|r| r.contains("422") && r.contains("unknown type")), "{body}");
+    assert!(listed[0]["event"]["id"].is_string(), "the event itself, to replay: {body}");
+    let (status, body) = get("admin-token-00000000001", "?limit=0").await;
+    assert_eq!((status, body.as_str()), (StatusCode::BAD_REQUEST, "`limit` must be 1–1000, not 0"));
+}

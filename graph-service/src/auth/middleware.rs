@@ -1,7 +1,7 @@
 //! Authentication and role checks around every route.
 //!
-//! Each request needs a role by what it does ([`Access::of`]): `POST /events` needs `ingester`, every other route
-//! `viewer`, and health checks and static assets nothing. Unauthenticated callers get 401 with a
+//! Each request needs a role by what it does ([`Access::of`]): `POST /events` needs `ingester`, `/emit/outbox`
+//! `admin`, every other route `viewer`, and health checks and static assets nothing. Unauthenticated callers get 401 with a
 //! `WWW-Authenticate: Bearer` challenge, callers without the role 403; the reason goes to the audit line, never to
 //! the caller.
 
@@ -28,6 +28,8 @@ impl Access {
             "/auth/login" | "/auth/callback" | "/auth/logout" | "/auth/signed-out" => Access::Public,
             _ if path.starts_with("/ui/assets/") => Access::Public,
             "/events" if method == HttpMethod::POST => Access::Requires(Role::Ingester),
+            // What the emitters could not deliver holds other tenants' events: operators only.
+            "/emit/outbox" => Access::Requires(Role::Admin),
             _ => Access::Requires(Role::Viewer),
         }
     }

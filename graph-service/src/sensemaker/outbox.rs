@@ -207,10 +207,18 @@ impl EmitOutbox {
 
     /// The events `sink` refused for good, oldest first.
     pub fn dead(&self, sink: &str) -> Result<Vec<DeadEvent>, OutboxError> {
+        self.dead_newest(sink, usize::MAX).map(|mut newest| {
+            newest.reverse();
+            newest
+        })
+    }
+
+    /// At most `limit` of the events `sink` refused for good, newest first.
+    pub fn dead_newest(&self, sink: &str, limit: usize) -> Result<Vec<DeadEvent>, OutboxError> {
         let txn = self.db.begin_read().map_err(|e| self.engine(e))?;
         let table = txn.open_table(DEAD).map_err(|e| self.engine(e))?;
         let mut out = Vec::new();
-        for row in table.range((sink, 0)..=(sink, u64::MAX)).map_err(|e| self.engine(e))? {
+        for row in table.range((sink, 0)..=(sink, u64::MAX)).map_err(|e| self.engine(e))?.rev().take(limit) {
             let (key, json) = row.map_err(|e| self.engine(e))?;
             out.push(serde_json::from_slice(json.value()).map_err(|e| OutboxError::Corrupt {
                 path: self.path.to_string(),
