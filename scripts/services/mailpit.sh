@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # Mailpit: a real SMTP server with an HTTP API (tests read mail back with GET /api/v1/messages and make the SMTP
 # server fail with PUT /api/v1/chaos), built from the Go module in scripts/mailpit/. Sourced by scripts/services.sh,
-# whose settings and helpers (go_command, make_tls, random_secret, launch_native, stop_service, ...) it uses.
+# whose settings and helpers (scripts/services/common.sh: go_command, make_tls, random_secret, launch_native,
+# stop_service, ...) it uses.
 
 MAILPIT_SMTP_PORT=${MAILPIT_SMTP_PORT:-11025}
 MAILPIT_HTTP_PORT=${MAILPIT_HTTP_PORT:-18025}
@@ -29,6 +30,11 @@ ensure_mailpit_tools() {
   command -v openssl >/dev/null 2>&1 || missing+=(openssl)
   install_missing "${missing[@]}"
   [[ -n "$MAILPIT_VERSION" ]] || die "no 'github.com/axllent/mailpit vX.Y.Z' requirement found in $MAILPIT_MODULE_DIR/go.mod"
+}
+
+mailpit_prepare() {
+  ensure_mailpit_tools
+  prepare_jobs mailpit_build
 }
 
 # go build of github.com/axllent/mailpit (a tool of the wrapper module) as for Dex: modules in $CACHE_DIR/go/mod,
@@ -88,7 +94,7 @@ mailpit_answers() {
   [[ $(curl -sS --max-time 5 "$MAILPIT_API/api/v1/info" 2>/dev/null | jq -r '.Version' 2>/dev/null) == "v$MAILPIT_VERSION" ]]
 }
 
-mailpit_start_fresh() {
+mailpit_start() {
   stop_service mailpit "$MAILPIT_PID_FILE"
   claim_port "$MAILPIT_SMTP_PORT" "mailpit smtp"
   claim_port "$MAILPIT_HTTP_PORT" "mailpit http"
@@ -135,6 +141,10 @@ mailpit_wait() {
     fi
     sleep 0.2
   done
+}
+
+mailpit_stop() {
+  stop_service mailpit "$MAILPIT_PID_FILE"
 }
 
 mailpit_status() { # one line; fails unless Mailpit answers
