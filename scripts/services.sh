@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
 # Real Apache Kafka (KRaft, single node), real Neo4j Community, a real Kubernetes API server (kube-apiserver on
-# etcd, with Tekton's PipelineRun/TaskRun CRDs), a real OpenID Connect provider (Dex) and a real SMTP server with
-# an HTTP API (Mailpit) on 127.0.0.1, for tests and CI, without Docker.
+# etcd, with Tekton's PipelineRun/TaskRun CRDs), a real OpenID Connect provider (Dex), a real SMTP server with an
+# HTTP API (Mailpit) and a real RabbitMQ broker on 127.0.0.1, for tests and CI, without Docker.
 #
-#   scripts/services.sh up [kafka|neo4j|kube|dex|mailpit]  fetch (first time), start from a clean state, wait until
-#                                             each answers
-#   scripts/services.sh down [kafka|neo4j|kube|dex|mailpit]  stop (SIGTERM, then SIGKILL after $SERVICES_STOP_TIMEOUT s)
-#   scripts/services.sh status                print whether each answers (exit 0 only if all five do)
+#   scripts/services.sh up [kafka|neo4j|kube|dex|mailpit|rabbitmq]  fetch (first time), start from a clean state,
+#                                             wait until each answers
+#   scripts/services.sh down [kafka|neo4j|kube|dex|mailpit|rabbitmq]  stop (SIGTERM, then SIGKILL after
+#                                             $SERVICES_STOP_TIMEOUT s)
+#   scripts/services.sh status                print whether each answers (exit 0 only if all six do)
 #   scripts/services.sh env                   print export lines: eval "$(scripts/services.sh env)"
 #   scripts/services.sh restart-kafka [--hard]  stop and start Kafka, keeping its data (restart/crash tests;
 #   scripts/services.sh restart-neo4j [--hard]  --hard kills with SIGKILL instead of a clean stop)
+#   scripts/services.sh restart-rabbitmq [--hard]  the same for RabbitMQ (--hard: SIGKILL of the Erlang VM)
 #   scripts/services.sh restart-kube-apiserver [--hard]  the same for kube-apiserver (etcd and its data stay up)
 #   scripts/services.sh restart-dex [--hard]  stop and start Dex with the same config: new signing keys (key rotation)
-#   scripts/services.sh fetch                 only download (Kafka, Neo4j) and build (kube, dex, mailpit, Tekton
-#                                             Triggers) the engines into the cache (the Go builds run side by side)
+#   scripts/services.sh fetch                 only download (Kafka, Neo4j), build (kube, dex, mailpit, Tekton
+#                                             Triggers) and install (RabbitMQ, from Debian) the engines (the Go
+#                                             builds run side by side)
 #   scripts/services.sh kafka-cli CLASS ARGS  run a Kafka tool class (e.g. org.apache.kafka.tools.TopicCommand)
 #   scripts/services.sh kube-smoke            create a tekton.dev/v1 PipelineRun, set its status, read it and watch it
 #   scripts/services.sh triggers-smoke        run real Tekton Triggers EventListener sinks against kube: a POST makes a
@@ -33,6 +36,7 @@
 # binary), built with its EventListener sink from scripts/triggers/ into $TEKTON_GRAPH_CACHE/triggers-<version>/bin;
 # tests start a sink per EventListener. `env` prints TEKTON_TRIGGERS_SINK_BIN and the rest: see
 # scripts/services/triggers.sh.
+# RabbitMQ is Debian's rabbitmq-server package (3.10 on bookworm), installed with apt-get when missing (as root).
 # Runtime state (config, data, logs, pid files) lives in ${TEKTON_GRAPH_RUN:-/tmp/tekton-graph-services}.
 #
 # Settings (environment, with defaults):
@@ -40,6 +44,8 @@
 #   ETCD_PORT=12379 ETCD_PEER_PORT=12380 KUBE_APISERVER_PORT=16443 KUBE_SERVICE_CIDR=10.96.0.0/16
 #   DEX_PORT=15556 GRAPH_TEST_UI_PORT=18080 (where the UI tests serve graph-service: Dex's redirect URIs)
 #   MAILPIT_SMTP_PORT=11025 MAILPIT_HTTP_PORT=18025
+#   RABBITMQ_PORT=15682 (AMQP) RABBITMQ_TLS_PORT=15681 (AMQPS) RABBITMQ_MANAGEMENT_PORT=15684 (HTTP API)
+#   RABBITMQ_DIST_PORT=15683 (Erlang distribution) RABBITMQ_EPMD_PORT=14369 (its own epmd)
 #   NEO4J_PASSWORD=tekton-graph-test (a throwaway test password; user is always neo4j)
 #   DEX_PASSWORD=tekton-graph-test (a throwaway test password, the same for every Dex user)
 #   KAFKA_VERSION=4.1.1 NEO4J_VERSION=5.26.30 SERVICES_TIMEOUT=120 SERVICES_STOP_TIMEOUT=60
@@ -59,6 +65,13 @@
 # in a database new per `up`, and serves its API on http://127.0.0.1:$MAILPIT_HTTP_PORT, with chaos on (PUT
 # /api/v1/chaos makes SMTP commands fail). `env` prints MAILPIT_SMTP, MAILPIT_API, MAILPIT_USER,
 # MAILPIT_PASSWORD_FILE and MAILPIT_CA_FILE.
+# RabbitMQ takes AMQP on 127.0.0.1:$RABBITMQ_PORT and AMQPS on 127.0.0.1:$RABBITMQ_TLS_PORT (a throwaway CA per
+# `up`), with one user, tekton-graph (administrator, all permissions on vhost /, password random per `up`; no guest),
+# keeps its data (quorum queues too) in the run folder, new per `up` and kept by restart-rabbitmq, and serves the
+# management API on http://127.0.0.1:$RABBITMQ_MANAGEMENT_PORT. The node (tekton-graph@localhost) runs with its own
+# epmd and Erlang cookie, both in the run folder. `env` prints RABBITMQ_URL, RABBITMQ_TLS_URL, RABBITMQ_USER,
+# RABBITMQ_PASSWORD_FILE, RABBITMQ_CA_FILE, RABBITMQ_MANAGEMENT_URL, RABBITMQ_NODE and RABBITMQCTL (rabbitmqctl for
+# that node: "$RABBITMQCTL" list_queues).
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -95,12 +108,14 @@ source "$SUPPORT_DIR/triggers.sh"
 source "$SUPPORT_DIR/dex.sh"
 # shellcheck source-path=SCRIPTDIR source=services/mailpit.sh
 source "$SUPPORT_DIR/mailpit.sh"
+# shellcheck source-path=SCRIPTDIR source=services/rabbitmq.sh
+source "$SUPPORT_DIR/rabbitmq.sh"
 
 # Every engine, in the order of `status`, `env` and `down`, and of the waits of `up`.
-ENGINES=(kafka neo4j kube dex mailpit)
+ENGINES=(kafka neo4j kube dex mailpit rabbitmq)
 # The order in which `up` starts them: all are started, then all are waited for, so that they boot side by side;
 # the slowest to boot first.
-START_ORDER=(neo4j kafka kube dex mailpit)
+START_ORDER=(neo4j rabbitmq kafka kube dex mailpit)
 
 # ---------------------------------------------------------------------------------------------------------------
 # Commands.
@@ -126,11 +141,11 @@ cmd_up() {
   for engine in $engines; do
     "${engine}_prepare"
   done
-  # Downloads and builds side by side (each returns at once when its engine is in the cache).
+  # Downloads, builds and installs side by side (each returns at once when its engine is in the cache).
   side_by_side "${PREPARE_JOBS[@]}"
   mkdir -p "$RUN_DIR"
-  # Start all, then wait for all: the JVMs, kube-apiserver, Dex and Mailpit boot side by side (Neo4j first: it takes
-  # longer).
+  # Start all, then wait for all: the JVMs, kube-apiserver, Dex, Mailpit and RabbitMQ boot side by side (Neo4j
+  # first: it takes longer).
   for engine in "${START_ORDER[@]}"; do
     if [[ " $engines " == *" $engine "* ]]; then
       "${engine}_start"
@@ -168,7 +183,7 @@ cmd_env() {
   triggers_env
 }
 
-# Only the downloads (Kafka, Neo4j) and builds (kube, Tekton Triggers, Dex, Mailpit).
+# Only the downloads (Kafka, Neo4j), builds (kube, Tekton Triggers, Dex, Mailpit) and installs (RabbitMQ).
 cmd_fetch() {
   local engine
   for engine in "${ENGINES[@]}"; do
@@ -190,7 +205,7 @@ main() {
     status) cmd_status ;;
     env) cmd_env ;;
     fetch) cmd_fetch ;;
-    restart-kafka | restart-neo4j | restart-dex) "${cmd#restart-}_restart" "${1:-}" ;;
+    restart-kafka | restart-neo4j | restart-dex | restart-rabbitmq) "${cmd#restart-}_restart" "${1:-}" ;;
     restart-kube-apiserver) kube_restart "${1:-}" ;;
     kube-smoke)
       ensure_kube_tools

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The project's test command (the README's second command). Starts real Kafka, Neo4j, a kube-apiserver (on etcd),
-# Dex, an OpenID Connect provider, and Mailpit, an SMTP server (scripts/services.sh: Kafka and Neo4j fetched from
-# Maven Central, the others built from the Go module proxy, on first use, cached outside the clone), runs every
-# test of the workspace against them — the conformance suite runs against the embedded store and Neo4j — and stops
-# them again.
+# Dex, an OpenID Connect provider, Mailpit, an SMTP server, and RabbitMQ (scripts/services.sh: Kafka and Neo4j
+# fetched from Maven Central, the others built from the Go module proxy, on first use, cached outside the clone;
+# RabbitMQ installed from Debian), runs every test of the workspace against them — the conformance suite runs against
+# the embedded store and Neo4j — and stops them again.
 # The web UI's browser tests drive Debian's headless Chromium through chromedriver (scripts/browser-deps.sh installs
 # both). Tests that need an engine or the browser fail (never skip) when it is missing.
 set -euo pipefail

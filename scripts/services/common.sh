@@ -250,7 +250,7 @@ go_command() {
 }
 
 # ---------------------------------------------------------------------------------------------------------------
-# The fetches and builds that the engines' <engine>_prepare name for `up` and `fetch`, each once (Kafka and
+# The fetches, builds and installs that the engines' <engine>_prepare name for `up` and `fetch`, each once (Kafka and
 # Neo4j share fetch_all).
 PREPARE_JOBS=()
 prepare_jobs() { # function...
@@ -260,9 +260,9 @@ prepare_jobs() { # function...
   done
 }
 
-# Runs the named functions (the engines' fetches and builds: fetch_all, kube_build, triggers_build, dex_build,
-# mailpit_build) as background jobs and waits for all of them; fails if any failed. Cold Go builds take minutes each:
-# side by side, one compiles while another downloads modules.
+# Runs the named functions (the engines' fetches, builds and installs: fetch_all, kube_build, triggers_build,
+# dex_build, mailpit_build, rabbitmq_install) as background jobs and waits for all of them; fails if any failed. Cold
+# Go builds take minutes each: side by side, one compiles while another downloads modules.
 side_by_side() { # function...
   local pids=() names=() failed=() i
   for i in "$@"; do
