@@ -8,8 +8,7 @@ use clap::Parser;
 use graph_service::cli::{Cli, Command};
 use graph_service::ingest::Ingestor;
 use graph_service::model::ProjectionConfig;
-use graph_service::source::kafka::{KafkaSource, KafkaSourceConfig};
-use graph_service::source::{Shutdown, SourceContext};
+use graph_service::source::{Shutdown, SourceConfig, SourceContext};
 use graph_service::store::GraphStore;
 use graph_service::store::embedded::EmbeddedStore;
 use graph_service::store::neo4j::Neo4jStore;
@@ -71,23 +70,19 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-/// Serves HTTP and, when configured, runs the Kafka source next to it. Ctrl-C or SIGTERM stops both; a source that
+/// Serves HTTP and, when configured, runs the Kafka or RabbitMQ source next to it. Ctrl-C or SIGTERM stops both; a source that
 /// stops on its own (it cannot subscribe) stops the server too.
 async fn serve(
     ingestor: Arc<Ingestor>,
     listen: SocketAddr,
     app: graph_service::server::AppConfig,
-    source: Option<KafkaSourceConfig>,
+    source: Option<SourceConfig>,
 ) -> anyhow::Result<()> {
     let (trigger, shutdown) = Shutdown::new();
-    let source = match source {
-        Some(config) => {
-            let source = KafkaSource::new(&config).context("setting up the Kafka source")?;
-            let cx = SourceContext { ingest: ingestor.clone(), shutdown: shutdown.clone() };
-            Some(tokio::spawn(source.run(cx)))
-        }
-        None => None,
-    };
+    let source = source.map(|config| {
+        let cx = SourceContext { ingest: ingestor.clone(), shutdown: shutdown.clone() };
+        tokio::spawn(config.run(cx))
+    });
     let has_source = source.is_some();
     let source = async move {
         match source {
@@ -133,7 +128,7 @@ async fn serve(
 fn source_result(
     result: Result<Result<(), graph_service::source::SourceError>, tokio::task::JoinError>,
 ) -> anyhow::Result<()> {
-    result.context("Kafka source task failed")?.context("Kafka source stopped")
+    result.context("source task failed")?.context("source stopped")
 }
 
 /// Ctrl-C, or SIGTERM on Unix.

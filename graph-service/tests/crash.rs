@@ -8,22 +8,20 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use support::crash::{assert_equal_to_clean_load, clean_load, generated_facts, kill_9_rounds, services, wait_for_runs};
+
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use graph_service::model::{ProjectionConfig, project};
-use graph_service::store::GraphStore;
-use graph_service::store::embedded::EmbeddedStore;
+use graph_service::model::ProjectionConfig;
 use graph_service::store::neo4j::Neo4jStore;
-use rand::{Rng, SeedableRng};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use tekton_generate::{GenerateConfig, generate};
 use tekton_graph_schema::envelope::{STRUCTURED_CONTENT_TYPE, partition_key, to_cloudevent};
 use tekton_graph_schema::{RunFact, RunKind};
 
@@ -31,18 +29,6 @@ fn bootstrap() -> String {
     std::env::var("KAFKA_BOOTSTRAP").unwrap_or_else(|_| {
         panic!("KAFKA_BOOTSTRAP is not set: run `scripts/services.sh up` and `eval \"$(scripts/services.sh env)\"`")
     })
-}
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn generated_facts() -> Vec<RunFact> {
-    let builds = std::env::var("CRASH_TEST_BUILDS").ok().and_then(|v| v.parse().ok()).unwrap_or(5200);
-    let config = GenerateConfig { pipeline_runs: builds, seed: 7, ..GenerateConfig::default() };
-    generate(&config)
-        .flat_map(|o| tekton_translate::translate_value(&o).expect("generated objects translate"))
-        .collect()
 }
 
 async fn create_topic(name: &str) {
@@ -103,67 +89,11 @@ fn spawn_graph_service(topic: &str, group: &str, log: &Path) -> Child {
         .expect("start graph-service")
 }
 
-fn peak_rss_mib(pid: u32) -> Option<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    Some(line.split_whitespace().nth(1)?.parse::<f64>().ok()? / 1024.0)
-}
-
-fn log_tail(log: &Path) -> String {
-    let text = std::fs::read_to_string(log).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(30)..].join("\n")
-}
-
-/// Waits until Neo4j holds every run, then a little longer for the last commit.
-async fn wait_for_runs(reader: &Neo4jStore, expected: usize, timeout: Duration, log: &Path) {
-    let started = Instant::now();
-    loop {
-        let counts = reader.counts().await;
-        if let Ok(c) = &counts
-            && c.pipeline_runs + c.task_runs == expected
-        {
-            return;
-        }
-        assert!(
-            started.elapsed() < timeout,
-            "graph-service did not load all {expected} runs within {timeout:?} (now {counts:?}); log tail:\n{}",
-            log_tail(log)
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-}
-
-/// The reference: the same facts applied once, in order, to a fresh embedded store.
-async fn clean_load(facts: &[RunFact]) -> (EmbeddedStore, usize, i64) {
-    let store = EmbeddedStore::in_memory(ProjectionConfig::default());
-    for chunk in facts.chunks(1000) {
-        store.apply(chunk).await.expect("clean apply");
-    }
-    let mut keys: Vec<_> = facts.iter().map(|f| f.key()).collect();
-    keys.sort();
-    keys.dedup();
-    let newest = store.facts(&keys).await.expect("facts");
-    let contributions: usize = newest.iter().flatten().map(|f| project(f, &ProjectionConfig::default()).len()).sum();
-    (store, keys.len(), contributions as i64)
-}
-
-async fn assert_equal_to_clean_load(reader: &Neo4jStore, facts: &[RunFact]) {
-    let (reference, _, contributions) = clean_load(facts).await;
-    let (expected_counts, expected_hash) = support::fingerprint(&reference).await;
-    let (counts, hash) = support::fingerprint(reader).await;
-    assert_eq!(counts, expected_counts, "counts differ from a clean load");
-    assert_eq!(hash, expected_hash, "graph fingerprint differs from a clean load");
-    let rows = reader.read_only("MATCH ()-[e]->() RETURN sum(e.count) AS n", Default::default()).await.unwrap();
-    assert_eq!(rows[0]["n"], contributions, "edge contributions counted twice or lost");
-    println!("equal to a clean load: {counts:?}, fingerprint {hash}, {contributions} edge contributions");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_at_random_points_loses_and_doubles_nothing() {
     let _neo4j = support::neo4j_engine(ProjectionConfig::default()).await;
     let reader = Neo4jStore::connect(&support::neo4j_settings(), ProjectionConfig::default()).await.unwrap();
-    let facts = Arc::new(generated_facts());
+    let facts = Arc::new(generated_facts(5200));
     let prs = facts.iter().filter(|f| f.kind == RunKind::PipelineRun).count();
     assert!(prs >= 10_000, "the backfill must hold at least 10k PipelineRuns, has {prs}");
     let (_, expected_runs, _) = clean_load(&facts).await;
@@ -177,55 +107,17 @@ async fn kill_9_at_random_points_loses_and_doubles_nothing() {
 
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("graph-service.log");
-    let seed: u64 = rand::random();
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    println!("kill schedule seed {seed}");
-    let mut peak = 0.0f64;
-    let stored = |c: graph_service::store::StoreCounts| c.pipeline_runs + c.task_runs;
-    for round in 1..=5 {
-        let before = stored(reader.counts().await.unwrap());
-        let mut child = spawn_graph_service(&topic, &format!("crash-{suffix}"), &log);
-        // Kill at a random moment once this process is writing: after it stored something, 0–1.5 s later.
-        let started = Instant::now();
-        while stored(reader.counts().await.unwrap()) == before {
-            assert!(
-                started.elapsed() < Duration::from_secs(120),
-                "round {round} made no progress:\n{}",
-                log_tail(&log)
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        tokio::time::sleep(Duration::from_millis(rng.random_range(0..1500))).await;
-        peak = peak.max(peak_rss_mib(child.id()).unwrap_or(0.0));
-        child.kill().expect("kill -9");
-        child.wait().expect("reap");
-        let after = stored(reader.counts().await.unwrap());
-        println!("round {round}: killed after {:?}; runs stored {before} → {after}", started.elapsed());
-        assert!(after < expected_runs, "round {round} finished the load before the kill; make the backfill larger");
-    }
-    let mut child = spawn_graph_service(&topic, &format!("crash-{suffix}"), &log);
-    wait_for_runs(&reader, expected_runs, Duration::from_secs(600), &log).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    peak = peak.max(peak_rss_mib(child.id()).unwrap_or(0.0));
-    child.kill().expect("kill");
-    child.wait().expect("reap");
-    println!("graph-service peak RSS {peak:.0} MiB");
+    let group = format!("crash-{suffix}");
+    let mut last = kill_9_rounds(&reader, expected_runs, &log, || spawn_graph_service(&topic, &group, &log)).await;
     assert_equal_to_clean_load(&reader, &facts).await;
-}
-
-fn services(command: &str) {
-    let status = Command::new("bash")
-        .arg(repo_root().join("scripts/services.sh"))
-        .arg(command)
-        .status()
-        .unwrap_or_else(|e| panic!("scripts/services.sh {command}: {e}"));
-    assert!(status.success(), "scripts/services.sh {command} failed");
+    last.kill().expect("kill");
+    last.wait().expect("reap");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn neo4j_and_kafka_restart_mid_stream_and_nothing_is_lost() {
     let _neo4j = support::neo4j_engine(ProjectionConfig::default()).await;
-    let facts = Arc::new(generated_facts());
+    let facts = Arc::new(generated_facts(5200));
     let (_, expected_runs, _) = clean_load(&facts).await;
     let suffix = format!("{}-{:08x}", std::process::id(), rand::random::<u32>());
     let topic = format!("restart-{suffix}");
@@ -245,10 +137,9 @@ async fn neo4j_and_kafka_restart_mid_stream_and_nothing_is_lost() {
 
     let reader = Neo4jStore::connect(&support::neo4j_settings(), ProjectionConfig::default()).await.unwrap();
     wait_for_runs(&reader, expected_runs, Duration::from_secs(600), &log).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
     let backoffs = std::fs::read_to_string(&log).unwrap_or_default().lines().filter(|l| l.contains("retry")).count();
     println!("graph-service logged {backoffs} retries while the engines restarted");
+    assert_equal_to_clean_load(&reader, &facts).await;
     child.kill().expect("kill");
     child.wait().expect("reap");
-    assert_equal_to_clean_load(&reader, &facts).await;
 }

@@ -29,10 +29,9 @@ use rdkafka::message::{Header, Headers, Message, OwnedHeaders, OwnedMessage};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::util::Timeout;
-use std::future::Future;
 use tokio::time::Instant;
 
-use crate::{Shutdown, SourceError};
+use crate::{Handler, Shutdown, SourceError};
 
 /// Consumer settings the source relies on; `--kafka-option` cannot change them.
 const ENFORCED_CONSUMER: &[&str] = &["bootstrap.servers", "group.id", "enable.auto.commit"];
@@ -42,15 +41,6 @@ const ENFORCED_PRODUCER: &[&str] = &["bootstrap.servers", "enable.idempotence", 
 const ERROR_PAUSE: Duration = Duration::from_millis(100);
 
 use tekton_graph_schema::kafka::{KafkaOption, parse_brokers_and_topic, valid_topic};
-
-/// What a source hands its messages to.
-pub trait Handler: Send + Sync {
-    type Item: Send + Sync;
-    /// Decodes one message into items; an error (the reason) sends the message to the dead-letter topic.
-    fn decode(&self, headers: &[(&str, &[u8])], payload: &[u8]) -> Result<Vec<Self::Item>, String>;
-    /// Takes a batch's items durably; an error is retried with backoff, and the offsets wait.
-    fn apply(&self, items: &[Self::Item]) -> impl Future<Output = Result<(), String>> + Send;
-}
 
 /// Configuration of the Kafka source.
 #[derive(Debug, Clone, PartialEq)]

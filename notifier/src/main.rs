@@ -10,10 +10,11 @@ use notifier::Notifier;
 use notifier::config::Config;
 use notifier::rules::Rules;
 use notifier::server::{Access, routes};
+use notifier::source::SourceConfig;
 use poem::Server;
 use poem::listener::TcpListener;
 use tekton_graph_access::StaticTokens;
-use tekton_graph_kafka::{KafkaOption, KafkaSourceConfig, Shutdown};
+use tekton_graph_kafka::{KafkaOption, Shutdown};
 use tekton_graph_schema::kafka::OptionsFile;
 
 #[derive(Parser)]
@@ -67,10 +68,13 @@ struct ServeArgs {
     /// Serve without authentication on a non-loopback address.
     #[arg(long, env = "NOTIFIER_INSECURE_NO_AUTH")]
     insecure_no_auth: bool,
-    /// Also consume events from Kafka: `kafka://HOST:PORT[,HOST:PORT…]/TOPIC?group=NAME&dlq=TOPIC` (defaults: group
-    /// `tekton-graph`, dead-letter topic `<TOPIC>.dlq`); give the notifier its own group.
+    /// Also consume events from Kafka, `kafka://HOST:PORT[,HOST:PORT…]/TOPIC?group=NAME&dlq=TOPIC` (defaults: group
+    /// `tekton-graph`, dead-letter topic `<TOPIC>.dlq`; give the notifier its own group), or from RabbitMQ,
+    /// `amqp[s]://[USER@]HOST[:PORT]/VHOST?queue=NAME&exchange=NAME&binding_key=KEY` (defaults: queue
+    /// `tekton-graph.notifier` bound with `#` to graph-service's exchange `tekton-graph.events`, dead letters in
+    /// `<queue>.dlq`; the password inline or in `password_file=PATH`).
     #[arg(long, env = "NOTIFIER_SOURCE", value_parser = parse_source)]
-    source: Option<KafkaSourceConfig>,
+    source: Option<SourceConfig>,
     /// A librdkafka setting for the Kafka source, e.g. `security.protocol=SASL_SSL` (repeatable; values never printed).
     #[arg(long = "kafka-option", value_name = "KEY=VALUE", value_parser = KafkaOption::parse, requires = "source")]
     kafka_options: Vec<KafkaOption>,
@@ -134,8 +138,8 @@ async fn kube_client(kubeconfig: Option<&PathBuf>) -> anyhow::Result<kube::Clien
     kube::Client::try_from(config).context("connecting to Kubernetes")
 }
 
-fn parse_source(url: &str) -> Result<KafkaSourceConfig, String> {
-    KafkaSourceConfig::from_url(url).map_err(|e| e.to_string())
+fn parse_source(url: &str) -> Result<SourceConfig, String> {
+    SourceConfig::from_url(url).map_err(|e| e.to_string())
 }
 
 impl ServeArgs {
@@ -214,9 +218,9 @@ async fn main() -> anyhow::Result<()> {
             let (stop, shutdown) = Shutdown::new();
             let source = match &args.source {
                 Some(source) => {
-                    let mut source = source.clone();
-                    source.options = OptionsFile::merged(&args.kafka_options, args.kafka_options_file.as_ref())
+                    let options = OptionsFile::merged(&args.kafka_options, args.kafka_options_file.as_ref())
                         .map_err(anyhow::Error::msg)?;
+                    let source = source.clone().with_kafka_options(options)?;
                     let notifier = notifier.clone();
                     Some(tokio::spawn(async move { notifier::source::run(&source, notifier, shutdown).await }))
                 }
@@ -238,13 +242,13 @@ async fn main() -> anyhow::Result<()> {
             tokio::select! {
                 served = server => {
                     stop.trigger();
-                    source.await.context("the Kafka source task failed")?.context("the Kafka source stopped")?;
+                    source.await.context("the source task failed")?.context("the source stopped")?;
                     served.with_context(|| format!("serving on {}", args.listen))
                 }
                 // The source only ends by itself when it cannot subscribe: the notifier must not go on without it.
                 consumed = &mut source => {
-                    consumed.context("the Kafka source task failed")?.context("the Kafka source stopped")?;
-                    anyhow::bail!("the Kafka source stopped")
+                    consumed.context("the source task failed")?.context("the source stopped")?;
+                    anyhow::bail!("the source stopped")
                 }
             }
         }

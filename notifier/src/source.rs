@@ -1,21 +1,67 @@
-//! `--source kafka://HOST:PORT[,HOST:PORT…]/TOPIC?group=NAME&dlq=TOPIC`: events from a Kafka topic (e.g.
-//! graph-service's `--emit kafka://…`), read by the shared consumer-group source: a message that is not a
-//! CloudEvent goes to the dead-letter topic with the reason, and offsets are committed only after
-//! [`Notifier::accept`] recorded the batch's deliveries. A redelivered message is absorbed (event ids are unique in
-//! the outbox).
+//! `--source`: events from a broker (e.g. graph-service's `--emit kafka://…` or `--emit amqp://…`).
+//!
+//! * `kafka://HOST:PORT[,HOST:PORT…]/TOPIC?group=NAME&dlq=TOPIC`: the shared consumer-group source.
+//! * `amqp[s]://[USER@]HOST[:PORT]/VHOST?queue=NAME&exchange=NAME&…`: the shared RabbitMQ source, a quorum queue
+//!   (default `tekton-graph.notifier`) bound to graph-service's exchange (default `tekton-graph.events`).
+//!
+//! Either way a message that is not a CloudEvent goes to the dead-letter destination with the reason, and a batch
+//! is committed or acknowledged only after [`Notifier::accept`] recorded its deliveries. A redelivered message is
+//! absorbed (event ids are unique in the outbox).
 
 use std::sync::Arc;
 
-use tekton_graph_kafka::{Handler, KafkaSource, KafkaSourceConfig, Shutdown, SourceError};
+use tekton_graph_amqp::{AmqpSource, AmqpSourceConfig};
+use tekton_graph_kafka::{Handler, KafkaOption, KafkaSource, KafkaSourceConfig, Shutdown, SourceError};
 
 use crate::Notifier;
 use crate::event::{Incoming, decode_kafka};
 
-/// Consumes `config`'s topic into `notifier` until `shutdown` fires.
-pub async fn run(config: &KafkaSourceConfig, notifier: Arc<Notifier>, shutdown: Shutdown) -> Result<(), SourceError> {
-    let mut config = config.clone();
-    config.client_id = concat!("tekton-graph-notifier/", env!("CARGO_PKG_VERSION")).to_string();
-    KafkaSource::new(&config)?.run(&Events(notifier), shutdown).await
+/// Which broker events come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SourceConfig {
+    Kafka(KafkaSourceConfig),
+    Amqp(AmqpSourceConfig),
+}
+
+impl SourceConfig {
+    /// `kafka://…` or `amqp[s]://…`.
+    pub fn from_url(url: &str) -> Result<Self, SourceError> {
+        if url.starts_with("amqp://") || url.starts_with("amqps://") {
+            let config =
+                AmqpSourceConfig::from_url(url, tekton_graph_amqp::EVENTS_QUEUE, tekton_graph_amqp::EVENTS_EXCHANGE)?;
+            return Ok(SourceConfig::Amqp(config));
+        }
+        KafkaSourceConfig::from_url(url).map(SourceConfig::Kafka)
+    }
+
+    /// librdkafka settings for a Kafka source; refused for the others.
+    pub fn with_kafka_options(mut self, options: Vec<KafkaOption>) -> Result<Self, SourceError> {
+        match &mut self {
+            SourceConfig::Kafka(config) => config.options = options,
+            SourceConfig::Amqp(_) if !options.is_empty() => {
+                return Err(SourceError::Config("Kafka options are for a kafka:// source, not amqp://".into()));
+            }
+            SourceConfig::Amqp(_) => {}
+        }
+        Ok(self)
+    }
+}
+
+/// Consumes `config`'s topic or queue into `notifier` until `shutdown` fires.
+pub async fn run(config: &SourceConfig, notifier: Arc<Notifier>, shutdown: Shutdown) -> Result<(), SourceError> {
+    let name = concat!("tekton-graph-notifier/", env!("CARGO_PKG_VERSION")).to_string();
+    match config {
+        SourceConfig::Kafka(config) => {
+            let mut config = config.clone();
+            config.client_id = name;
+            KafkaSource::new(&config)?.run(&Events(notifier), shutdown).await
+        }
+        SourceConfig::Amqp(config) => {
+            let mut config = config.clone();
+            config.name = name;
+            AmqpSource::new(&config)?.run(&Events(notifier), shutdown).await
+        }
+    }
 }
 
 struct Events(Arc<Notifier>);
@@ -30,7 +76,7 @@ impl Handler for Events {
     async fn apply(&self, events: &[Incoming]) -> Result<(), String> {
         for event in events {
             let recorded = self.0.accept(event).await.map_err(|e| format!("event `{}`: {e}", event.id))?;
-            tracing::debug!(id = %event.id, queued = recorded.queued, duplicate = recorded.duplicate, "event from Kafka");
+            tracing::debug!(id = %event.id, queued = recorded.queued, duplicate = recorded.duplicate, "event from a broker");
         }
         Ok(())
     }

@@ -80,7 +80,7 @@ delivery: {{ maxAttempts: 3, firstBackoffMillis: 50, maxBackoffSeconds: 1, timeo
     let (stop, shutdown) = Shutdown::new();
     let consumer = tokio::spawn({
         let notifier = notifier.clone();
-        async move { notifier::source::run(&source, notifier, shutdown).await }
+        async move { notifier::source::run(&notifier::source::SourceConfig::Kafka(source), notifier, shutdown).await }
     });
 
     let hooked = hook.wait_for(failed.len(), WITHIN).await;

@@ -15,6 +15,7 @@ pub use access::{AuthArgs, AuthSetup, EdgeArgs};
 use crate::ingest::{DecodeOptions, Ingestor};
 use crate::model::ProjectionConfig;
 use crate::sensemaker::{EmitOutbox, Sensemaker, SensemakerConfig, emitter_from_url};
+use crate::source::SourceConfig;
 use crate::source::kafka::{KafkaOption, KafkaSourceConfig};
 use crate::store::GraphStore;
 use crate::store::embedded::EmbeddedStore;
@@ -67,7 +68,9 @@ pub struct EventArgs {
     pub ignore_unknown_events: bool,
     /// Emit what the graph learns (CDEvents `pipelinerun.finished`, `artifact.published`; run regressions; new
     /// critical/high vulnerabilities) to `http(s)://…` (one structured CloudEvent per POST) or
-    /// `kafka://HOST:PORT[,HOST:PORT…]/TOPIC`. Repeatable, or comma-separated in the environment.
+    /// `kafka://HOST:PORT[,HOST:PORT…]/TOPIC` or `amqp[s]://[USER@]HOST[:PORT]/VHOST?exchange=NAME&routing_key=KEY`
+    /// (a RabbitMQ topic exchange, default `tekton-graph.events`, routed by event type; confirmed, persistent
+    /// messages). Repeatable, or comma-separated in the environment.
     #[arg(long = "emit", value_name = "URL", env = "GRAPH_SERVICE_EMIT", value_delimiter = ',')]
     pub emit: Vec<String>,
     /// A librdkafka setting for Kafka emitters, e.g. `security.protocol=SASL_SSL` (repeatable; values never printed).
@@ -132,17 +135,23 @@ impl EventArgs {
 
 #[derive(Args)]
 pub struct SourceArgs {
-    /// Also consume fact CloudEvents from Kafka: `kafka://HOST:PORT[,HOST:PORT…]/TOPIC?group=NAME&dlq=TOPIC`
-    /// (defaults: group `tekton-graph`, dead-letter topic `<TOPIC>.dlq`).
+    /// Also consume fact CloudEvents from Kafka, `kafka://HOST:PORT[,HOST:PORT…]/TOPIC?group=NAME&dlq=TOPIC`
+    /// (defaults: group `tekton-graph`, dead-letter topic `<TOPIC>.dlq`), or from a RabbitMQ quorum queue,
+    /// `amqp[s]://[USER@]HOST[:PORT]/VHOST?queue=NAME&exchange=NAME&binding_key=KEY&dlx=NAME&delivery_limit=N`
+    /// (defaults: queue and exchange `tekton-graph.facts`, binding key `#`, dead-letter exchange `<queue>.dlx` into
+    /// `<queue>.dlq`, delivery limit 20; the password inline or in `password_file=PATH`, a private CA in
+    /// `ca_file=PATH`).
     #[arg(long, env = "GRAPH_SERVICE_SOURCE", value_parser = parse_source)]
-    pub source: Option<KafkaSourceConfig>,
-    /// Most Kafka messages per batch (one store write, one offset commit).
-    #[arg(long, env = "GRAPH_SERVICE_KAFKA_BATCH_SIZE", default_value_t = KafkaSourceConfig::DEFAULT_BATCH_SIZE,
+    pub source: Option<SourceConfig>,
+    /// Most messages per batch (one store write, one offset commit or acknowledgement; for RabbitMQ also the
+    /// prefetch, at most 65535).
+    #[arg(long, alias = "kafka-batch-size", env = "GRAPH_SERVICE_BATCH_SIZE",
+          default_value_t = KafkaSourceConfig::DEFAULT_BATCH_SIZE,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
-    pub kafka_batch_size: usize,
-    /// How long a Kafka batch waits for more messages after its first one, in milliseconds.
-    #[arg(long, env = "GRAPH_SERVICE_KAFKA_BATCH_WAIT_MS", default_value_t = 200)]
-    pub kafka_batch_wait_ms: u64,
+    pub batch_size: usize,
+    /// How long a batch waits for more messages after its first one, in milliseconds.
+    #[arg(long, alias = "kafka-batch-wait-ms", env = "GRAPH_SERVICE_BATCH_WAIT_MS", default_value_t = 200)]
+    pub batch_wait_ms: u64,
     /// A librdkafka setting for the Kafka source, e.g. `security.protocol=SASL_SSL` (repeatable; values are never
     /// printed).
     #[arg(long = "kafka-option", value_name = "KEY=VALUE", value_parser = KafkaOption::parse, requires = "source")]
@@ -153,17 +162,23 @@ pub struct SourceArgs {
     pub kafka_options_file: Option<OptionsFile>,
 }
 
-fn parse_source(url: &str) -> Result<KafkaSourceConfig, String> {
-    KafkaSourceConfig::from_url(url).map_err(|e| e.to_string())
+fn parse_source(url: &str) -> Result<SourceConfig, String> {
+    SourceConfig::from_url(url).map_err(|e| e.to_string())
 }
 
 impl SourceArgs {
-    pub fn config(&self) -> anyhow::Result<Option<KafkaSourceConfig>> {
+    pub fn config(&self) -> anyhow::Result<Option<SourceConfig>> {
         let Some(mut config) = self.source.clone() else { return Ok(None) };
-        config.batch_size = self.kafka_batch_size;
-        config.batch_wait = Duration::from_millis(self.kafka_batch_wait_ms);
-        config.options =
+        config.set_batches(self.batch_size, Duration::from_millis(self.batch_wait_ms));
+        let kafka_options =
             OptionsFile::merged(&self.kafka_options, self.kafka_options_file.as_ref()).map_err(anyhow::Error::msg)?;
+        match &mut config {
+            SourceConfig::Kafka(kafka) => kafka.options = kafka_options,
+            SourceConfig::Amqp(_) if !kafka_options.is_empty() => {
+                anyhow::bail!("--kafka-option and --kafka-options-file are for a kafka:// source, not amqp://")
+            }
+            SourceConfig::Amqp(_) => {}
+        }
         Ok(Some(config))
     }
 }

@@ -6,12 +6,19 @@
 //!
 //! * [`kafka`]: a consumer-group member reading fact CloudEvents from a topic, with a dead-letter topic for
 //!   messages that are not valid facts and offsets committed only after the store has applied a batch.
+//! * [`amqp`]: a competing consumer of a RabbitMQ quorum queue, with a dead-letter exchange for messages that are
+//!   not valid facts and acknowledgements only after the store has applied a batch.
 
+pub mod amqp;
 pub mod kafka;
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use crate::ingest::Ingestor;
+use tekton_graph_kafka::Handler;
+use tekton_graph_schema::RunFact;
+
+use crate::ingest::{Ingestor, decode_kafka};
 use crate::store::GraphStore;
 
 /// What a source gets from whoever runs it.
@@ -29,3 +36,64 @@ impl SourceContext {
 }
 
 pub use tekton_graph_kafka::{Shutdown, ShutdownTrigger, SourceError};
+
+/// `--source`: which broker facts come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SourceConfig {
+    Kafka(kafka::KafkaSourceConfig),
+    Amqp(amqp::AmqpSourceConfig),
+}
+
+impl SourceConfig {
+    /// `kafka://…` or `amqp[s]://…`.
+    pub fn from_url(url: &str) -> Result<Self, SourceError> {
+        if url.starts_with("amqp://") || url.starts_with("amqps://") {
+            let config = amqp::AmqpSourceConfig::from_url(
+                url,
+                tekton_graph_amqp::FACTS_QUEUE,
+                tekton_graph_amqp::FACTS_EXCHANGE,
+            )?;
+            return Ok(SourceConfig::Amqp(config));
+        }
+        kafka::KafkaSourceConfig::from_url(url).map(SourceConfig::Kafka)
+    }
+
+    /// Sets the batch limits of either source.
+    pub fn set_batches(&mut self, size: usize, wait: Duration) {
+        match self {
+            SourceConfig::Kafka(config) => (config.batch_size, config.batch_wait) = (size, wait),
+            SourceConfig::Amqp(config) => (config.batch_size, config.batch_wait) = (size, wait),
+        }
+    }
+
+    /// Runs the source until `cx.shutdown` fires.
+    pub async fn run(self, cx: SourceContext) -> Result<(), SourceError> {
+        match self {
+            SourceConfig::Kafka(config) => kafka::KafkaSource::new(&config)?.run(cx).await,
+            SourceConfig::Amqp(config) => amqp::AmqpSource::new(&config)?.run(cx).await,
+        }
+    }
+}
+
+/// Messages are fact CloudEvents (structured or binary mode, headers in the shared shape); a batch is one ingest.
+pub(crate) struct Facts(pub(crate) Arc<Ingestor>);
+
+impl Handler for Facts {
+    type Item = RunFact;
+
+    fn decode(&self, headers: &[(&str, &[u8])], payload: &[u8]) -> Result<Vec<RunFact>, String> {
+        decode_kafka(headers, payload, self.0.options()).map(|decoded| decoded.facts).map_err(|e| e.to_string())
+    }
+
+    async fn apply(&self, facts: &[RunFact]) -> Result<(), String> {
+        let report = self.0.apply(facts).await.map_err(|e| e.to_string())?;
+        tracing::debug!(
+            facts = facts.len(),
+            applied = report.applied,
+            ignored = report.ignored,
+            emitted = report.emitted,
+            "batch applied"
+        );
+        Ok(())
+    }
+}

@@ -2,6 +2,8 @@
 //! helpers.
 #![allow(dead_code)]
 
+pub mod crash;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 

@@ -1,6 +1,7 @@
 //! Sinks deliver fact CloudEvents. A closed enum rather than trait objects: there are few sinks, and a `match`
 //! keeps each one's code plain.
 
+pub mod amqp;
 pub mod http;
 pub mod kafka;
 pub mod stdout;
@@ -19,6 +20,8 @@ pub enum SinkTarget {
     Http(url::Url),
     /// `kafka://HOST:PORT[,HOST:PORT…]/TOPIC`: one structured CloudEvent per message, keyed by PipelineRun.
     Kafka { brokers: String, topic: String },
+    /// `amqp[s]://…/VHOST?exchange=NAME&routing_key=KEY`: one structured CloudEvent per confirmed message.
+    Amqp(tekton_graph_amqp::PublisherConfig),
 }
 
 impl SinkTarget {
@@ -28,6 +31,11 @@ impl SinkTarget {
         }
         if let Some(rest) = value.strip_prefix("kafka://") {
             return parse_kafka(rest).ok_or_else(|| SinkError::Unsupported(value.to_string()));
+        }
+        if value.starts_with("amqp://") || value.starts_with("amqps://") {
+            return tekton_graph_amqp::PublisherConfig::from_url(value, tekton_graph_amqp::FACTS_EXCHANGE)
+                .map(SinkTarget::Amqp)
+                .map_err(SinkError::Client);
         }
         match url::Url::parse(value) {
             Ok(url) if matches!(url.scheme(), "http" | "https") => Ok(SinkTarget::Http(url)),
@@ -45,20 +53,25 @@ fn parse_kafka(rest: &str) -> Option<SinkTarget> {
 #[derive(Debug, Clone, Args)]
 pub struct SinkConfig {
     /// Where to send facts: `-` for stdout (one CloudEvent per line), an http(s) URL accepting CloudEvent batches,
-    /// or `kafka://HOST:PORT[,HOST:PORT…]/TOPIC` (one structured CloudEvent per message, keyed by PipelineRun).
+    /// `kafka://HOST:PORT[,HOST:PORT…]/TOPIC` (one structured CloudEvent per message, keyed by PipelineRun), or
+    /// `amqp[s]://[USER@]HOST[:PORT]/VHOST?exchange=NAME&routing_key=KEY` (RabbitMQ: a topic exchange, default
+    /// `tekton-graph.facts`, routed by event type; persistent messages with publisher confirms; the password inline
+    /// or in `password_file=PATH`, a private CA in `ca_file=PATH`).
     #[arg(long = "sink", env = "HARVESTER_SINK", default_value = "-", value_parser = SinkTarget::parse)]
     pub target: SinkTarget,
     /// File holding the bearer token for the HTTP sink (e.g. a mounted Secret). Else the token comes from the
     /// environment variable HARVESTER_SINK_TOKEN — never from a flag, which `ps` would show.
     #[arg(long, env = "HARVESTER_SINK_TOKEN_FILE")]
     pub sink_token_file: Option<std::path::PathBuf>,
-    /// Events per HTTP request.
+    /// Events per HTTP request, or per batch of RabbitMQ publisher confirms.
     #[arg(long, env = "HARVESTER_BATCH_SIZE", default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..))]
     pub batch_size: u32,
-    /// Retries of a batch after a connection error or a 5xx/429 response.
+    /// Retries of a batch after a connection error or a 5xx/429 response (RabbitMQ: a nack, a returned message or a
+    /// broken connection).
     #[arg(long, env = "HARVESTER_SINK_RETRIES", default_value_t = 3)]
     pub sink_retries: u32,
-    /// Timeout of one HTTP request, or of one Kafka message's delivery (with librdkafka's retries), in seconds.
+    /// Timeout of one HTTP request, of one Kafka message's delivery (with librdkafka's retries), or of a RabbitMQ
+    /// batch's confirms, in seconds.
     #[arg(long, env = "HARVESTER_SINK_TIMEOUT", default_value_t = 30)]
     pub sink_timeout_secs: u64,
     /// A librdkafka setting for the Kafka sink, e.g. `security.protocol=SASL_SSL`, `sasl.username=…` (repeatable;
@@ -74,7 +87,9 @@ pub struct SinkConfig {
 /// Why events were not delivered.
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
-    #[error("unsupported sink `{0}`: expected `-` (stdout), an http(s) URL or kafka://HOST:PORT[,HOST:PORT…]/TOPIC")]
+    #[error(
+        "unsupported sink `{0}`: expected `-` (stdout), an http(s) URL, kafka://HOST:PORT[,HOST:PORT…]/TOPIC or amqp[s]://HOST[:PORT]/VHOST"
+    )]
     Unsupported(String),
     // The inner errors are part of the message and deliberately not `#[source]`s, so that anyhow's `{:#}` in
     // main does not print them twice.
@@ -90,7 +105,7 @@ pub enum SinkError {
     Rejected { events: usize, status: reqwest::StatusCode, body: String },
     #[error("batch of {events} events not delivered: {reason}")]
     Transport { events: usize, reason: String },
-    #[error("{events} events lost: Kafka delivery failed: {reason}")]
+    #[error("{events} events lost: broker delivery failed: {reason}")]
     Lost { events: usize, delivered: usize, reason: String },
 }
 
@@ -145,6 +160,8 @@ pub enum Sink {
     Stdout(stdout::StdoutSink),
     Http(http::HttpSink),
     Kafka(kafka::KafkaSink),
+    // Boxed: its publisher (config, connection slot) is several times the size of the other sinks.
+    Amqp(Box<amqp::AmqpSink>),
 }
 
 impl Sink {
@@ -168,6 +185,13 @@ impl Sink {
                 )
                 .map_err(SinkError::Client)?,
             })?),
+            SinkTarget::Amqp(publisher) => {
+                let mut publisher = publisher.clone();
+                publisher.name = concat!("tekton-graph-harvester/", env!("CARGO_PKG_VERSION")).to_string();
+                publisher.attempts = config.sink_retries as usize + 1;
+                publisher.confirm_timeout = Duration::from_secs(config.sink_timeout_secs);
+                Sink::Amqp(Box::new(amqp::AmqpSink::new(publisher, config.batch_size as usize)))
+            }
         })
     }
 
@@ -177,6 +201,7 @@ impl Sink {
             Sink::Stdout(sink) => sink.push(&event),
             Sink::Http(sink) => sink.push(event).await,
             Sink::Kafka(sink) => sink.push(event).await,
+            Sink::Amqp(sink) => sink.push(event).await,
         }
     }
 
@@ -186,6 +211,7 @@ impl Sink {
             Sink::Stdout(sink) => sink.flush(),
             Sink::Http(sink) => sink.flush().await,
             Sink::Kafka(sink) => sink.flush().await,
+            Sink::Amqp(sink) => sink.flush().await,
         }
     }
 }
@@ -219,11 +245,19 @@ mod tests {
         ] {
             assert!(SinkTarget::parse(bad).is_err(), "{bad}");
         }
+        match SinkTarget::parse("amqp://u:pw@rabbit:5672/%2f?exchange=facts") {
+            Ok(SinkTarget::Amqp(config)) => {
+                assert_eq!(config.describe(), "amqp://u:***@rabbit:5672/%2f?exchange=facts")
+            }
+            other => panic!("not an AMQP sink: {other:?}"),
+        }
+        let err = SinkTarget::parse("amqp://rabbit/%2f?queue=q").unwrap_err().to_string();
+        assert!(err.contains("`queue`"), "{err}");
         let err = SinkTarget::parse("ftp://example/facts").unwrap_err();
         assert_eq!(
             err.to_string(),
-            "unsupported sink `ftp://example/facts`: expected `-` (stdout), an http(s) URL or \
-             kafka://HOST:PORT[,HOST:PORT…]/TOPIC"
+            "unsupported sink `ftp://example/facts`: expected `-` (stdout), an http(s) URL, \
+             kafka://HOST:PORT[,HOST:PORT…]/TOPIC or amqp[s]://HOST[:PORT]/VHOST"
         );
     }
 }

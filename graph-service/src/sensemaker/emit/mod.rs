@@ -6,7 +6,10 @@
 //!   batches are a handful of events, so the extra requests cost little.
 //! * `kafka://HOST:PORT[,HOST:PORT…]/TOPIC` → [`kafka::KafkaEmitter`]: one structured event per message, keyed by
 //!   the event subject (events about one run or image stay in order in one partition).
+//! * `amqp[s]://…/VHOST?exchange=NAME&routing_key=KEY` → [`amqp::AmqpEmitter`]: one structured event per
+//!   persistent, confirmed message to a topic exchange (default `tekton-graph.events`), routed by the event type.
 
+pub mod amqp;
 pub mod http;
 pub mod kafka;
 
@@ -26,7 +29,7 @@ pub trait Emitter: Send + Sync {
 #[derive(Debug, thiserror::Error)]
 pub enum EmitError {
     #[error(
-        "unsupported sink `{0}`: expected an http(s):// URL or kafka://HOST:PORT[,HOST:PORT…]/TOPIC (1–249 of [A-Za-z0-9._-])"
+        "unsupported sink `{0}`: expected an http(s):// URL, kafka://HOST:PORT[,HOST:PORT…]/TOPIC (1–249 of [A-Za-z0-9._-]) or amqp[s]://HOST[:PORT]/VHOST?exchange=NAME"
     )]
     Unsupported(String),
     #[error("cannot set up the sink: {0}")]
@@ -37,7 +40,7 @@ pub enum EmitError {
     Transport(String),
     #[error("the receiver answered {status}: {body}")]
     Rejected { status: u16, body: String },
-    #[error("Kafka did not take {failed} of {total} events: {reason}")]
+    #[error("the broker did not take {failed} of {total} events: {reason}")]
     Lost { failed: usize, total: usize, reason: String },
 }
 
@@ -52,9 +55,12 @@ impl EmitError {
     }
 }
 
-/// An emitter for `http(s)://…` or `kafka://HOST:PORT[,HOST:PORT…]/TOPIC`. Kafka options are librdkafka settings
-/// (security, tuning); they are ignored for HTTP.
+/// An emitter for `http(s)://…`, `kafka://HOST:PORT[,HOST:PORT…]/TOPIC` or `amqp[s]://…`. Kafka options are
+/// librdkafka settings (security, tuning); they are ignored for the others.
 pub fn emitter_from_url(url: &str, kafka_options: &[KafkaOption]) -> Result<Box<dyn Emitter>, EmitError> {
+    if url.starts_with("amqp://") || url.starts_with("amqps://") {
+        return Ok(Box::new(amqp::AmqpEmitter::new(url)?));
+    }
     if let Some(rest) = url.strip_prefix("kafka://") {
         let (brokers, topic) = parse_kafka(rest).ok_or_else(|| EmitError::Unsupported(url.to_string()))?;
         return Ok(Box::new(kafka::KafkaEmitter::new(brokers, topic, kafka_options)?));
@@ -97,6 +103,9 @@ mod tests {
         assert!(matches!(emitter_from_url("kafka://x/y", &[]), Err(EmitError::Unsupported(_))));
         let http = emitter_from_url("https://example.org/events", &[]).expect("http emitter");
         assert_eq!(http.describe(), "https://example.org/events");
+        let amqp = emitter_from_url("amqp://u:secret@rabbit/%2f?exchange=sense", &[]).expect("amqp emitter");
+        assert_eq!(amqp.describe(), "amqp://u:***@rabbit/%2f?exchange=sense");
+        assert!(matches!(emitter_from_url("amqp://rabbit/%2f?topic=x", &[]), Err(EmitError::Client(_))));
     }
 
     #[test]
