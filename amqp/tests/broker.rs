@@ -80,8 +80,18 @@ async fn a_message_never_acknowledged_is_dead_lettered_by_the_broker_at_the_deli
     let dead = drain(&config.dlq(), 1, WITHIN).await;
     assert_eq!(dead.len(), 1, "the broker dead-lettered the message after its delivery limit");
     let death = dead[0].properties.headers().as_ref().and_then(|h| h.inner().get("x-death").cloned());
-    let death = format!("{death:?}");
-    assert!(death.contains("delivery_limit"), "x-death names the delivery limit: {death}");
+    // x-death: an array with one table per dead-lettering, whose `reason` says why.
+    let reason = match &death {
+        Some(AMQPValue::FieldArray(deaths)) => deaths.as_slice().iter().find_map(|d| match d {
+            AMQPValue::FieldTable(t) => match t.inner().get("reason") {
+                Some(AMQPValue::LongString(r)) => Some(r.to_string()),
+                _ => None,
+            },
+            _ => None,
+        }),
+        _ => None,
+    };
+    assert_eq!(reason.as_deref(), Some("delivery_limit"), "x-death names the delivery limit: {death:?}");
     assert_eq!(depth(&queue).await, 0, "the queue holds nothing more");
     tekton_graph_amqp::testing::delete(&[&queue, &config.dlq()], &[&exchange, &config.dlx]).await;
 }
