@@ -37,9 +37,12 @@ impl AmqpSink {
         let batch = std::mem::take(&mut self.buffer);
         match self.publisher.publish(&batch).await {
             Ok(()) => Ok(batch.len()),
-            Err(e) => {
-                Err(SinkError::Lost { events: e.total - e.confirmed, delivered: e.confirmed, reason: e.to_string() })
-            }
+            Err(e) => Err(SinkError::Lost {
+                broker: "RabbitMQ",
+                events: e.total - e.confirmed,
+                delivered: e.confirmed,
+                reason: e.to_string(),
+            }),
         }
     }
 }

@@ -147,7 +147,7 @@ impl KafkaSink {
             .map(|(reason, n)| if n == 1 { reason } else { format!("{reason} (×{n})") })
             .collect::<Vec<_>>()
             .join("; ");
-        Err(SinkError::Lost { events, delivered: std::mem::take(&mut self.delivered), reason })
+        Err(SinkError::Lost { broker: "Kafka", events, delivered: std::mem::take(&mut self.delivered), reason })
     }
 }
 

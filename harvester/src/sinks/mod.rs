@@ -105,8 +105,9 @@ pub enum SinkError {
     Rejected { events: usize, status: reqwest::StatusCode, body: String },
     #[error("batch of {events} events not delivered: {reason}")]
     Transport { events: usize, reason: String },
-    #[error("{events} events lost: broker delivery failed: {reason}")]
-    Lost { events: usize, delivered: usize, reason: String },
+    /// `broker` names the kind of broker ("Kafka", "RabbitMQ") so the message says where delivery failed.
+    #[error("{events} events lost: {broker} delivery failed: {reason}")]
+    Lost { broker: &'static str, events: usize, delivered: usize, reason: String },
 }
 
 impl SinkError {
