@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # Real Apache Kafka (KRaft, single node), real Neo4j Community, a real Kubernetes API server (kube-apiserver on
 # etcd, with Tekton's PipelineRun/TaskRun CRDs), a real OpenID Connect provider (Dex), a real SMTP server with an
-# HTTP API (Mailpit) and a real RabbitMQ broker on 127.0.0.1, for tests and CI, without Docker.
+# HTTP API (Mailpit), a real RabbitMQ broker and a real OpenTelemetry Collector on 127.0.0.1, for tests and CI,
+# without Docker.
 #
-#   scripts/services.sh up [kafka|neo4j|kube|dex|mailpit|rabbitmq]  fetch (first time), start from a clean state,
+#   scripts/services.sh up [kafka|neo4j|kube|dex|mailpit|rabbitmq|otelcol]  fetch (first time), start from a clean state,
 #                                             wait until each answers
-#   scripts/services.sh down [kafka|neo4j|kube|dex|mailpit|rabbitmq]  stop (SIGTERM, then SIGKILL after
+#   scripts/services.sh down [kafka|neo4j|kube|dex|mailpit|rabbitmq|otelcol]  stop (SIGTERM, then SIGKILL after
 #                                             $SERVICES_STOP_TIMEOUT s)
 #   scripts/services.sh status                print whether each answers (exit 0 only if all six do)
 #   scripts/services.sh env                   print export lines: eval "$(scripts/services.sh env)"
 #   scripts/services.sh restart-kafka [--hard]  stop and start Kafka, keeping its data (restart/crash tests;
 #   scripts/services.sh restart-neo4j [--hard]  --hard kills with SIGKILL instead of a clean stop)
-#   scripts/services.sh restart-rabbitmq [--hard]  the same for RabbitMQ (--hard: SIGKILL of the Erlang VM)
+#   scripts/services.sh restart-rabbitmq [--hard]  the same for RabbitMQ (--hard: SIGKILL of the Erlang VM); restart-otelcol too
 #   scripts/services.sh restart-kube-apiserver [--hard]  the same for kube-apiserver (etcd and its data stay up)
 #   scripts/services.sh restart-dex [--hard]  stop and start Dex with the same config: new signing keys (key rotation)
 #   scripts/services.sh fetch                 only download (Kafka, Neo4j), build (kube, dex, mailpit, Tekton
@@ -72,6 +73,9 @@
 # epmd and Erlang cookie, both in the run folder. `env` prints RABBITMQ_URL, RABBITMQ_TLS_URL, RABBITMQ_USER,
 # RABBITMQ_PASSWORD_FILE, RABBITMQ_CA_FILE, RABBITMQ_MANAGEMENT_URL, RABBITMQ_NODE and RABBITMQCTL (rabbitmqctl for
 # that node: "$RABBITMQCTL" list_queues).
+# The OpenTelemetry Collector (a minimal build from scripts/otelcol/: OTLP receiver, file exporter) takes OTLP over
+# HTTP on 127.0.0.1:$OTELCOL_PORT and writes every span as OTLP-JSON lines to one file. `env` prints
+# OTELCOL_ENDPOINT and OTELCOL_TRACES_FILE.
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -110,12 +114,14 @@ source "$SUPPORT_DIR/dex.sh"
 source "$SUPPORT_DIR/mailpit.sh"
 # shellcheck source-path=SCRIPTDIR source=services/rabbitmq.sh
 source "$SUPPORT_DIR/rabbitmq.sh"
+# shellcheck source-path=SCRIPTDIR source=services/otelcol.sh
+source "$SUPPORT_DIR/otelcol.sh"
 
 # Every engine, in the order of `status`, `env` and `down`, and of the waits of `up`.
-ENGINES=(kafka neo4j kube dex mailpit rabbitmq)
+ENGINES=(kafka neo4j kube dex mailpit rabbitmq otelcol)
 # The order in which `up` starts them: all are started, then all are waited for, so that they boot side by side;
 # the slowest to boot first.
-START_ORDER=(neo4j rabbitmq kafka kube dex mailpit)
+START_ORDER=(neo4j rabbitmq kafka kube dex mailpit otelcol)
 
 # ---------------------------------------------------------------------------------------------------------------
 # Commands.
@@ -205,7 +211,7 @@ main() {
     status) cmd_status ;;
     env) cmd_env ;;
     fetch) cmd_fetch ;;
-    restart-kafka | restart-neo4j | restart-dex | restart-rabbitmq) "${cmd#restart-}_restart" "${1:-}" ;;
+    restart-kafka | restart-neo4j | restart-dex | restart-rabbitmq | restart-otelcol) "${cmd#restart-}_restart" "${1:-}" ;;
     restart-kube-apiserver) kube_restart "${1:-}" ;;
     kube-smoke)
       ensure_kube_tools

@@ -15,6 +15,7 @@ trap cleanup EXIT
 
 scripts/build-deps.sh
 scripts/browser-deps.sh
+scripts/test-tools.sh
 scripts/services.sh up
 eval "$(scripts/services.sh env)"
 cargo test --workspace --locked "$@"

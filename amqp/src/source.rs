@@ -22,7 +22,7 @@
 //! connection is opened again with backoff; the batch in hand is dropped, as the broker redelivers it.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -136,8 +136,8 @@ fn valid_name(name: &str) -> bool {
     !name.is_empty() && name.len() <= 255 && !name.starts_with("amq.")
 }
 
-/// Counters of one source, for tests and health.
-#[derive(Debug, Default)]
+/// Counters of one source, for tests, health and metrics.
+#[derive(Debug)]
 pub struct AmqpSourceStats {
     received: AtomicU64,
     applied: AtomicU64,
@@ -145,6 +145,22 @@ pub struct AmqpSourceStats {
     store_failures: AtomicU64,
     acks: AtomicU64,
     connects: AtomicU64,
+    /// Messages ready in the queue after the last acknowledgement; -1 before the first.
+    lag: AtomicI64,
+}
+
+impl Default for AmqpSourceStats {
+    fn default() -> Self {
+        AmqpSourceStats {
+            received: AtomicU64::new(0),
+            applied: AtomicU64::new(0),
+            dead_lettered: AtomicU64::new(0),
+            store_failures: AtomicU64::new(0),
+            acks: AtomicU64::new(0),
+            connects: AtomicU64::new(0),
+            lag: AtomicI64::new(-1),
+        }
+    }
 }
 
 /// A copy of [`AmqpSourceStats`] at one moment.
@@ -162,6 +178,8 @@ pub struct AmqpSourceSnapshot {
     pub acks: u64,
     /// Connections opened (more than one: the source reconnected).
     pub connects: u64,
+    /// Messages ready in the queue (not yet delivered to any consumer) after the last acknowledgement.
+    pub lag: Option<u64>,
 }
 
 impl AmqpSourceStats {
@@ -173,6 +191,7 @@ impl AmqpSourceStats {
             store_failures: self.store_failures.load(Ordering::Relaxed),
             acks: self.acks.load(Ordering::Relaxed),
             connects: self.connects.load(Ordering::Relaxed),
+            lag: u64::try_from(self.lag.load(Ordering::Relaxed)).ok(),
         }
     }
 }
@@ -430,7 +449,18 @@ impl AmqpSource {
             .await
             .map_err(|e| Ended::Broken(format!("ack: {e} (the batch will come again)")))?;
         self.stats.acks.fetch_add(1, Ordering::Relaxed);
+        self.measure_lag(&session.consumer_channel).await;
         Ok(())
+    }
+
+    /// Asks the broker how many messages are ready in the queue (a passive declare: the queue exists, we consume
+    /// it). A failure only leaves the last figure.
+    async fn measure_lag(&self, channel: &Channel) {
+        let passive = QueueDeclareOptions { passive: true, ..QueueDeclareOptions::default() };
+        match channel.queue_declare(self.config.queue.as_str().into(), passive, FieldTable::default()).await {
+            Ok(queue) => self.stats.lag.store(i64::from(queue.message_count()), Ordering::Relaxed),
+            Err(e) => tracing::debug!(error = %e, queue = %self.config.queue, "cannot read the queue depth"),
+        }
     }
 
     /// Publishes one message to the dead-letter exchange and waits for the broker's confirm.

@@ -17,6 +17,7 @@
 //! * [`api`] is the GraphQL schema, [`server`] the HTTP routes, [`demo`] the bundled sample data.
 //! * [`source`] holds the non-HTTP inputs ([`source::kafka`]), which run next to the server.
 //! * [`ui`] is the web UI (server-rendered pages that read through the GraphQL schema), [`live`] its live updates.
+//! * [`metrics`] is what `GET /metrics` shows (Prometheus).
 //! * [`edge`] holds the limits every request passes, [`auth`] who may call what (OIDC, static tokens, policy).
 //! * [`sensemaker`] turns what an apply changed into CloudEvents (CDEvents and our own) for HTTP and Kafka sinks.
 
@@ -27,6 +28,7 @@ pub mod demo;
 pub mod edge;
 pub mod ingest;
 pub mod live;
+pub mod metrics;
 pub mod model;
 pub mod sensemaker;
 pub mod server;

@@ -17,11 +17,16 @@ use poem::listener::TcpListener;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr)
-        .init();
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    let telemetry = tekton_graph_telemetry::logging::init(cli.log_format, "RUST_LOG", "info", "graph-service");
+    let result = run(cli.command).await;
+    // The exporter's last spans are sent from the runtime this thread belongs to: let the others run meanwhile.
+    tokio::task::block_in_place(|| telemetry.shutdown());
+    result
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Serve(args) => {
             let store = args.open_store().await?;
             let app = args.common.app_config(false).await?;

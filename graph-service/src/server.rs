@@ -1,5 +1,5 @@
 //! The HTTP surface: `POST /events`, `GET|POST /graphql` (GraphiQL on GET), `GET /healthz` (liveness), `GET /readyz`
-//! (the store answers), and the web UI at `/` — behind the edge limits ([`crate::edge`]) and authentication
+//! (the store answers), `GET /metrics` (Prometheus, [`crate::metrics`]), and the web UI at `/` — behind the edge limits ([`crate::edge`]) and authentication
 //! ([`crate::auth`]).
 
 use std::sync::Arc;
@@ -14,6 +14,7 @@ use crate::api::{SchemaOptions, build_schema_with};
 use crate::auth::{Authenticator, LoginConfig, RequireAuth, Sessions, login};
 use crate::edge::{EdgeConfig, Limited, graphql_endpoint};
 use crate::ingest::{Ingestor, decode_http};
+use crate::metrics::{IngestSource, Outcome};
 use crate::store::GraphStore;
 use crate::ui::UiConfig;
 
@@ -51,6 +52,7 @@ pub struct AppConfig {
 /// The application routes, behind the edge limits and authentication.
 pub fn app_with_config(ingestor: Arc<Ingestor>, config: AppConfig) -> impl poem::Endpoint {
     let store = ingestor.store().clone();
+    let metrics = ingestor.metrics().clone();
     let limits = &config.edge.graphql;
     let schema = build_schema_with(store.clone(), &SchemaOptions::from(limits));
     let ui = crate::ui::routes(schema.clone(), store.clone(), ingestor.live().clone(), config.ui.clone());
@@ -80,7 +82,8 @@ pub fn app_with_config(ingestor: Arc<Ingestor>, config: AppConfig) -> impl poem:
     routes
         .nest("/", ui)
         .at("/events", post(post_events))
-        .at("/graphql", get(graphiql).post(graphql_endpoint(schema, store.clone(), limits.clone())))
+        .at("/graphql", get(graphiql).post(graphql_endpoint(schema, store.clone(), limits.clone(), metrics.clone())))
+        .at("/metrics", get(tekton_graph_telemetry::metrics::endpoint(metrics.registry().clone())))
         .at("/emit/outbox", get(emit_outbox))
         .at("/healthz", get(healthz))
         .at("/readyz", get(readyz))
@@ -176,11 +179,13 @@ async fn post_events(req: &Request, body: poem::Body, ingestor: Data<&Arc<Ingest
         Ok(decoded) => decoded,
         Err(e) => {
             tracing::warn!(error = %e, "refused events");
+            ingestor.metrics().events(IngestSource::Http, Outcome::Rejected, 1);
             return (StatusCode::BAD_REQUEST, e.to_string()).into_response();
         }
     };
     let unknown = decoded.ignored;
-    match ingestor.apply(&decoded.facts).await {
+    ingestor.metrics().events(IngestSource::Http, Outcome::UnknownType, unknown);
+    match ingestor.apply_from(IngestSource::Http, &decoded.facts, &decoded.traces).await {
         Ok(report) => (
             StatusCode::ACCEPTED,
             Json(json!({

@@ -12,6 +12,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cloudevents::{AttributesReader, Data};
+use graph_service::ingest::Ingestor;
+use graph_service::metrics::ServiceMetrics;
 use graph_service::model::ProjectionConfig;
 use graph_service::source::amqp::{AmqpSource, AmqpSourceConfig, AmqpSourceStats};
 use graph_service::source::{Shutdown, ShutdownTrigger, SourceContext, SourceError};
@@ -25,6 +27,7 @@ use tekton_graph_amqp::testing::{broker_url, depth, drain, fresh_name, publish};
 use tekton_graph_amqp::{Outgoing, Publisher, PublisherConfig};
 use tekton_graph_schema::envelope::to_cloudevent;
 use tekton_graph_schema::{RunFact, RunKind};
+use tekton_graph_telemetry::testing::{promtool_check, value};
 use tokio::task::JoinHandle;
 
 const TEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -70,6 +73,7 @@ struct RunningSource {
     stop: ShutdownTrigger,
     task: JoinHandle<Result<(), SourceError>>,
     stats: Arc<AmqpSourceStats>,
+    metrics: Arc<ServiceMetrics>,
 }
 
 impl RunningSource {
@@ -77,8 +81,10 @@ impl RunningSource {
         let source = AmqpSource::new(config).expect("RabbitMQ source");
         let stats = source.stats();
         let (stop, shutdown) = Shutdown::new();
-        let task = tokio::spawn(source.run(SourceContext::for_store(store, shutdown)));
-        RunningSource { stop, task, stats }
+        let ingest = Arc::new(Ingestor::new(store));
+        let metrics = ingest.metrics().clone();
+        let task = tokio::spawn(source.run(SourceContext { ingest, shutdown }));
+        RunningSource { stop, task, stats, metrics }
     }
 
     async fn stop(self) {
@@ -179,14 +185,21 @@ async fn junk_is_dead_lettered_with_its_reason_and_the_rest_applied() {
 
     let store = Arc::new(EmbeddedStore::in_memory(ProjectionConfig::default()));
     let running = RunningSource::start(&config, store.clone());
-    wait_until("three facts applied and two dead-lettered", || async {
+    wait_until("three facts applied, two dead-lettered, and the queue seen empty", || async {
         let stats = running.stats.snapshot();
-        stats.applied >= 3 && stats.dead_lettered >= 2
+        stats.applied >= 3 && stats.dead_lettered >= 2 && stats.lag == Some(0)
     })
     .await;
     let stats = running.stats.snapshot();
+    let metrics = running.metrics.registry().render();
     running.stop().await;
     assert_eq!((stats.applied, stats.dead_lettered), (3, 2), "{stats:?}");
+    // The same in graph-service's metrics, with the queue's depth after the last acknowledgement.
+    promtool_check(&metrics).unwrap();
+    let events = "tekton_graph_service_events_total";
+    assert_eq!(value(&metrics, events, r#"source="amqp",outcome="dead_lettered""#), 2.0);
+    assert_eq!(value(&metrics, events, r#"source="amqp",outcome="applied""#), 3.0);
+    assert_eq!(value(&metrics, "tekton_graph_service_source_lag_messages", r#"source="amqp""#), 0.0);
     let stored = store.facts(&[first.key(), second.key(), binary.key()]).await.expect("facts");
     assert!(stored.iter().all(Option::is_some), "the three facts are stored: {stored:?}");
     assert_eq!(depth(&queue).await, 0, "junk and facts alike are acknowledged");

@@ -50,7 +50,7 @@ async fn store_with(facts: &[RunFact]) -> Arc<dyn GraphStore> {
 }
 
 fn all_new(facts: &[RunFact]) -> Vec<Change> {
-    facts.iter().map(|f| Change { before: None, after: f.clone() }).collect()
+    facts.iter().map(|f| Change { before: None, after: f.clone(), trace: None }).collect()
 }
 
 fn data(event: &Event) -> Value {
@@ -208,7 +208,7 @@ async fn streamed_facts_imply_the_same_events() {
         if store.apply(std::slice::from_ref(fact)).await.expect("apply").applied == 0 {
             continue;
         }
-        let change = Change { before, after: fact.clone() };
+        let change = Change { before, after: fact.clone(), trace: None };
         let events = sensemaker.derive(store.as_ref(), &[change]).await.expect("derive");
         streamed.extend(events.iter().map(|e| e.id().to_string()));
     }
@@ -226,7 +226,7 @@ async fn finished_once_when_a_run_becomes_final() {
     running.status.completion_time = None;
     running.supply_chain.images.clear();
 
-    let change = Change { before: Some(running), after: done.clone() };
+    let change = Change { before: Some(running), after: done.clone(), trace: None };
     let events = sensemaker.derive(store.as_ref(), &[change]).await.expect("derive");
     let types: Vec<&str> = events.iter().map(|e| e.ty()).collect();
     assert_eq!(types, vec![PIPELINERUN_FINISHED, ARTIFACT_PUBLISHED], "the first build has no previous run");
@@ -234,7 +234,7 @@ async fn finished_once_when_a_run_becomes_final() {
     // A later observation of the finished run (seen deleted from the cluster) implies nothing new.
     let mut deleted = done.clone();
     deleted.deleted_at = "2024-05-16T00:00:00Z".parse().ok();
-    let change = Change { before: Some(done), after: deleted };
+    let change = Change { before: Some(done), after: deleted, trace: None };
     assert!(sensemaker.derive(store.as_ref(), &[change]).await.expect("derive").is_empty());
 }
 

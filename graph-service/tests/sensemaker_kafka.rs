@@ -38,7 +38,7 @@ async fn the_kafka_emitter_produces_structured_events_keyed_by_subject() {
     let facts = support::seed_facts();
     let store: Arc<dyn GraphStore> = Arc::new(EmbeddedStore::in_memory(ProjectionConfig::default()));
     store.apply(&facts).await.expect("apply");
-    let changes: Vec<Change> = facts.iter().map(|f| Change { before: None, after: f.clone() }).collect();
+    let changes: Vec<Change> = facts.iter().map(|f| Change { before: None, after: f.clone(), trace: None }).collect();
 
     let tuning = [KafkaOption::parse("linger.ms=1").expect("option")];
     let emitter = emitter_from_url(&format!("kafka://{}/{topic}", bootstrap()), &tuning).expect("emitter");

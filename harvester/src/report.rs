@@ -4,9 +4,12 @@
 
 use std::fmt::Display;
 use std::io::IsTerminal;
+use std::sync::Arc;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::metrics::HarvesterMetrics;
 
 pub struct Reporter {
     bar: ProgressBar,
@@ -20,6 +23,8 @@ pub struct Reporter {
     lost: bool,
     /// Counters at the last progress line, to stay quiet while nothing happens.
     last_progress: (usize, u64, usize),
+    /// The same counts for `/metrics` (a watch's `--metrics-listen`).
+    metrics: Arc<HarvesterMetrics>,
 }
 
 impl Reporter {
@@ -35,31 +40,55 @@ impl Reporter {
             ProgressBar::hidden()
         };
         bar.set_message("0");
-        Reporter::with_bar(bar)
+        Reporter::with_bar(bar, Arc::default())
     }
 
-    /// A reporter for a watch: no bar (a watch has no end to show), progress as plain lines.
-    pub fn watching() -> Self {
-        Reporter::with_bar(ProgressBar::hidden())
+    /// A reporter for a watch: no bar (a watch has no end to show), progress as plain lines; counts go to
+    /// `metrics` too.
+    pub fn watching(metrics: Arc<HarvesterMetrics>) -> Self {
+        Reporter::with_bar(ProgressBar::hidden(), metrics)
     }
 
-    fn with_bar(bar: ProgressBar) -> Self {
-        Reporter { bar, facts: 0, files: 0, errors: 0, objects: 0, deletions: 0, lost: false, last_progress: (0, 0, 0) }
+    fn with_bar(bar: ProgressBar, metrics: Arc<HarvesterMetrics>) -> Self {
+        Reporter {
+            bar,
+            facts: 0,
+            files: 0,
+            errors: 0,
+            objects: 0,
+            deletions: 0,
+            lost: false,
+            last_progress: (0, 0, 0),
+            metrics,
+        }
     }
 
     pub fn error(&mut self, message: impl Display) {
         self.errors += 1;
+        self.metrics.error();
         self.bar.suspend(|| eprintln!("error: {message}"));
     }
 
     pub fn facts_sent(&mut self, count: usize) {
         self.facts += count;
+        self.metrics.facts_sent(count);
         self.bar.set_message(self.facts.to_string());
     }
 
-    /// Notes a lost batch; [`Reporter::take_loss`] tells (once) whether one happened.
-    pub fn facts_lost(&mut self) {
+    /// Notes a lost batch of `count` facts; [`Reporter::take_loss`] tells (once) whether one happened.
+    pub fn facts_lost(&mut self, count: usize) {
         self.lost = true;
+        self.metrics.facts_lost(count);
+    }
+
+    /// The watch of `target` failed (it restarts by itself).
+    pub fn watch_failed(&mut self, target: &str) {
+        self.metrics.watch_error(target);
+    }
+
+    /// Every watch restarts to recover a lost batch.
+    pub fn relisted(&mut self) {
+        self.metrics.relisted();
     }
 
     pub fn take_loss(&mut self) -> bool {
@@ -74,10 +103,12 @@ impl Reporter {
     pub fn object_seen(&mut self, deletion: bool) {
         self.objects += 1;
         self.deletions += u64::from(deletion);
+        self.metrics.object(deletion);
     }
 
     /// The end of a watcher's (re-)list: how many objects it listed and how long that took.
     pub fn listed(&mut self, origin: &str, objects: u64, elapsed: Duration) {
+        self.metrics.listed(origin, elapsed);
         eprintln!("listed {objects} {origin} in {:.1} s", elapsed.as_secs_f64());
     }
 

@@ -5,19 +5,22 @@
 //! counting. They differ in how they end: a replay when its files are read, a watch at shutdown.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use cloudevents::Event;
 use tekton_graph_schema::envelope::to_cloudevent;
+use tekton_graph_telemetry::trace;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use crate::metrics::HarvesterMetrics;
 use crate::report::Reporter;
 use crate::sinks::{Sink, SinkError};
 use crate::sources::file::{self, FileSourceConfig};
 use crate::sources::kube::{self, KubeSource, Watched};
-use crate::sources::{Payload, SourceItem};
+use crate::sources::{Payload, SourceError, SourceItem};
 
 /// Inputs read ahead of translation.
 const CHANNEL_CAPACITY: usize = 8;
@@ -61,9 +64,10 @@ pub async fn watch(
     source: KubeSource,
     sink: Sink,
     options: WatchOptions,
+    metrics: Arc<HarvesterMetrics>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<Reporter, SinkError> {
-    let mut delivery = Delivery { sink, reporter: Reporter::watching() };
+    let mut delivery = Delivery { sink, reporter: Reporter::watching(metrics) };
     let (tx, mut rx) = mpsc::channel(WATCH_CHANNEL_CAPACITY);
     let mut watchers = Watchers::start(source, tx);
     tokio::pin!(shutdown);
@@ -77,7 +81,7 @@ pub async fn watch(
             () = sleep_until(linger) => {
                 linger = None;
                 if delivery.flush().await? {
-                    watchers.relist();
+                    watchers.relist(&mut delivery.reporter);
                 }
             }
             watched = rx.recv() => match watched {
@@ -86,7 +90,7 @@ pub async fn watch(
                         delivery.reporter.object_seen(is_deletion(&item));
                     }
                     if delivery.send(item).await? {
-                        watchers.relist();
+                        watchers.relist(&mut delivery.reporter);
                     }
                     linger.get_or_insert_with(|| Instant::now() + options.linger);
                 }
@@ -125,8 +129,9 @@ impl Watchers {
         Watchers { source, tx, task }
     }
 
-    fn relist(&mut self) {
+    fn relist(&mut self, reporter: &mut Reporter) {
         tracing::warn!("facts were lost in a failed batch: re-listing to send them again");
+        reporter.relisted();
         self.task.abort();
         self.task = tokio::spawn(kube::run(self.source.clone(), self.tx.clone()));
     }
@@ -168,7 +173,7 @@ fn translate(item: SourceItem, reporter: &mut Reporter) -> Vec<Event> {
             Ok(mut facts) => {
                 // The same observation as the object itself, stamped: the graph keeps the run, marked deleted.
                 facts.iter_mut().for_each(|fact| fact.deleted_at = deleted_at);
-                to_events(&origin, facts, reporter)
+                to_events(&origin, facts, tekton_traceparent(&object).as_deref(), reporter)
             }
             Err(e) => {
                 reporter.error(format!("{origin}: {e}"));
@@ -176,6 +181,9 @@ fn translate(item: SourceItem, reporter: &mut Reporter) -> Vec<Event> {
             }
         },
         Err(e) => {
+            if let SourceError::Watch(_) = &e {
+                reporter.watch_failed(&origin);
+            }
             reporter.error(format!("{origin}: {e}"));
             Vec::new()
         }
@@ -186,24 +194,52 @@ fn translate_text(origin: &str, text: &str, reporter: &mut Reporter) -> Vec<Even
     let mut events = Vec::new();
     for (index, document) in tekton_translate::parse_documents(text).into_iter().enumerate() {
         let document_origin = format!("{origin}: document {}", index + 1);
-        match document.map(|doc| tekton_translate::translate_value(&doc)) {
-            Ok(Ok(facts)) => events.extend(to_events(&document_origin, facts, reporter)),
-            Ok(Err(e)) => reporter.error(format!("{document_origin}: {e}")),
+        match document.map(|doc| (tekton_translate::translate_value(&doc), tekton_traceparent(&doc))) {
+            Ok((Ok(facts), tekton)) => events.extend(to_events(&document_origin, facts, tekton.as_deref(), reporter)),
+            Ok((Err(e), _)) => reporter.error(format!("{document_origin}: {e}")),
             Err(e) => reporter.error(format!("{origin}: {e}")),
         }
     }
     events
 }
 
-fn to_events(origin: &str, facts: Vec<tekton_graph_schema::RunFact>, reporter: &mut Reporter) -> Vec<Event> {
+/// The facts as CloudEvents. Each observation starts a trace, or continues Tekton's (`tekton`: the run's own span
+/// context, when its controller traces); the event carries it as its `traceparent` extension.
+fn to_events(
+    origin: &str,
+    facts: Vec<tekton_graph_schema::RunFact>,
+    tekton: Option<&str>,
+    reporter: &mut Reporter,
+) -> Vec<Event> {
     let mut events = Vec::with_capacity(facts.len());
     for fact in facts {
+        let span = tracing::info_span!("harvest", otel.kind = "producer", run = %fact.key());
+        if let Some(tekton) = tekton {
+            trace::continue_from(&span, tekton);
+        }
         match to_cloudevent(&fact) {
-            Ok(event) => events.push(event),
+            Ok(mut event) => {
+                // Tracing off: Tekton's context still travels on.
+                if let Some(traceparent) = trace::traceparent(&span).or_else(|| tekton.map(str::to_string)) {
+                    event.set_extension("traceparent", traceparent);
+                }
+                events.push(event);
+            }
             Err(e) => reporter.error(format!("{origin}: {}: {e}", fact.key())),
         }
     }
     events
+}
+
+/// Tekton's own span context of a run, when its controller traces: the `tekton.dev/pipelinerunSpanContext` or
+/// `tekton.dev/taskrunSpanContext` annotation, JSON holding a `traceparent`.
+fn tekton_traceparent(object: &serde_json::Value) -> Option<String> {
+    let annotations = object.get("metadata")?.get("annotations")?;
+    ["tekton.dev/pipelinerunSpanContext", "tekton.dev/taskrunSpanContext"].iter().find_map(|key| {
+        let carrier: std::collections::HashMap<String, String> =
+            serde_json::from_str(annotations.get(*key)?.as_str()?).ok()?;
+        carrier.get("traceparent").filter(|t| trace::is_valid(t)).cloned()
+    })
 }
 
 /// Counts delivered events; reports a failed batch and keeps going unless the sink cannot continue. Returns
@@ -218,7 +254,7 @@ fn deliver(result: Result<usize, SinkError>, reporter: &mut Reporter) -> Result<
         Err(e) => {
             tracing::debug!(lost = e.lost_events(), "batch failed");
             reporter.facts_sent(e.delivered_events());
-            reporter.facts_lost();
+            reporter.facts_lost(e.lost_events());
             reporter.error(format!("sink: {e}"));
             Ok(false)
         }

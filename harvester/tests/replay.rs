@@ -155,9 +155,9 @@ fn missing_path_and_unsupported_sink() {
         text(&out.stderr)
     );
 
-    let out = harvester(&[path_arg(&testdata()), "--sink", "amqp://broker:5672/facts"], &[], None);
+    let out = harvester(&[path_arg(&testdata()), "--sink", "mqtt://broker:1883/facts"], &[], None);
     assert_eq!(out.status.code(), Some(2), "a usage error");
-    assert!(text(&out.stderr).contains("unsupported sink `amqp://broker:5672/facts`"), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("unsupported sink `mqtt://broker:1883/facts`"), "{}", text(&out.stderr));
     // A Kafka URL without a topic is a usage error too.
     let out = harvester(&[path_arg(&testdata()), "--sink", "kafka://broker:9092"], &[], None);
     assert_eq!(out.status.code(), Some(2), "a usage error");

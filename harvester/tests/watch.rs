@@ -14,6 +14,7 @@ use support::cluster::{Cluster, fixture, running};
 use support::graph::GraphService;
 use support::watch::{Stdout, WatchProcess};
 use tekton_graph_schema::{RunKey, RunKind};
+use tekton_graph_telemetry::testing::{promtool_check, value};
 
 const SEED_LIST: &str = "seed-conventions/list-v1-idec-builds-scans-rerun.json";
 const LIGHTHOUSE: &str = "tekton/pipelinerun-v1-lighthouse-succeeded-multiple-tasks.yaml";
@@ -78,7 +79,9 @@ async fn lists_existing_runs_then_follows_status_updates_and_deletions() {
     cluster.set_status(&ns, "PipelineRun", LIGHTHOUSE_NAME, running(&lighthouse["status"])).await;
 
     let graph = GraphService::start().await;
-    let mut process = watch(&[&ns], &graph.sink(), &[], Stdout::Discard);
+    let mut process = watch(&[&ns], &graph.sink(), &["--metrics-listen", "127.0.0.1:0"], Stdout::Discard);
+    let metrics_at = process.wait_for_stderr("metrics on ", 1, WAIT).await.remove(0);
+    let metrics_url = metrics_at.trim_start_matches("metrics on ").to_string();
     let listed = process.wait_for_stderr("listed ", 2, WAIT).await;
     let prs = seed.iter().filter(|r| r["kind"] == "PipelineRun").count() + 1;
     let trs = seed.len() + 1 - prs;
@@ -109,6 +112,20 @@ async fn lists_existing_runs_then_follows_status_updates_and_deletions() {
     let key = RunKey { kind: RunKind::PipelineRun, namespace: ns.clone(), name: "idec-image-builds-run-fb422".into() };
     let fact = graph.store.facts(&[key]).await.expect("store read").remove(0).expect("fact");
     assert!(fact.deleted_at.is_some(), "the stored fact carries deletedAt");
+
+    // The same story in the metrics, in a format Prometheus' own parser accepts.
+    let text = reqwest::get(&metrics_url).await.expect("scrape").text().await.expect("metrics text");
+    promtool_check(&text).unwrap();
+    assert_eq!(value(&text, "tekton_graph_harvester_objects_total", "change=\"delete\""), 1.0);
+    assert!(value(&text, "tekton_graph_harvester_objects_total", "change=\"upsert\"") >= (prs + trs + 1) as f64);
+    assert!(value(&text, "tekton_graph_harvester_facts_sent_total", "") >= (prs + trs) as f64);
+    for kind in ["PipelineRuns", "TaskRuns"] {
+        let target = format!("target=\"{kind} (tekton.dev/v1) in namespace {ns}\"");
+        assert_eq!(value(&text, "tekton_graph_harvester_lists_total", &target), 1.0, "one list per watch so far");
+        assert_eq!(value(&text, "tekton_graph_harvester_list_duration_seconds_count", &target), 1.0);
+    }
+    assert_eq!(value(&text, "tekton_graph_harvester_errors_total", ""), 0.0);
+    assert_eq!(value(&text, "tekton_graph_harvester_relists_total", ""), 0.0);
 
     let stderr = stop_cleanly(process);
     let summary = stderr.iter().find(|l| l.starts_with("stopped watching:")).expect("summary");

@@ -17,7 +17,7 @@
 //! to handle: it reconnects by itself; we log and keep going.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -117,15 +117,31 @@ impl KafkaSourceConfig {
     }
 }
 
-/// Counters of one source, for tests and health.
-#[derive(Debug, Default)]
+/// Counters of one source, for tests, health and metrics.
+#[derive(Debug)]
 pub struct KafkaSourceStats {
     received: AtomicU64,
     applied: AtomicU64,
     dead_lettered: AtomicU64,
     store_failures: AtomicU64,
     commits: AtomicU64,
+    /// Consumer lag of the topic as librdkafka last reported it (every [`STATISTICS_INTERVAL_MS`]); -1 before.
+    lag: AtomicI64,
     assignment: Mutex<BTreeSet<(String, i32)>>,
+}
+
+impl Default for KafkaSourceStats {
+    fn default() -> Self {
+        KafkaSourceStats {
+            received: AtomicU64::new(0),
+            applied: AtomicU64::new(0),
+            dead_lettered: AtomicU64::new(0),
+            store_failures: AtomicU64::new(0),
+            commits: AtomicU64::new(0),
+            lag: AtomicI64::new(-1),
+            assignment: Mutex::new(BTreeSet::new()),
+        }
+    }
 }
 
 /// A copy of [`KafkaSourceStats`] at one moment.
@@ -143,6 +159,8 @@ pub struct KafkaSourceSnapshot {
     pub commits: u64,
     /// Partitions currently assigned to this member.
     pub assignment: Vec<(String, i32)>,
+    /// Messages of the assigned partitions not yet committed (librdkafka's `consumer_lag`, summed), when known.
+    pub lag: Option<u64>,
 }
 
 impl KafkaSourceStats {
@@ -154,16 +172,37 @@ impl KafkaSourceStats {
             store_failures: self.store_failures.load(Ordering::Relaxed),
             commits: self.commits.load(Ordering::Relaxed),
             assignment: self.assignment.lock().map(|a| a.iter().cloned().collect()).unwrap_or_default(),
+            lag: u64::try_from(self.lag.load(Ordering::Relaxed)).ok(),
         }
     }
 }
 
-/// Keeps the assignment in the stats and logs rebalances.
+/// How often librdkafka reports its statistics (the consumer lag), unless `--kafka-option statistics.interval.ms`
+/// says otherwise.
+pub const STATISTICS_INTERVAL_MS: &str = "5000";
+
+/// Keeps the assignment and the lag in the stats and logs rebalances.
 struct GroupContext {
     stats: Arc<KafkaSourceStats>,
+    topic: String,
 }
 
-impl ClientContext for GroupContext {}
+impl ClientContext for GroupContext {
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        // -1: librdkafka does not know the partition's lag yet (nothing committed, no fetch).
+        let known = statistics
+            .topics
+            .get(&self.topic)
+            .map(|topic| topic.partitions.values().filter(|p| p.partition >= 0 && p.consumer_lag >= 0))
+            .into_iter()
+            .flatten()
+            .map(|p| p.consumer_lag);
+        let lag = known.fold(None, |sum: Option<i64>, lag| Some(sum.unwrap_or(0) + lag));
+        if let Some(lag) = lag {
+            self.stats.lag.store(lag, Ordering::Relaxed);
+        }
+    }
+}
 
 impl ConsumerContext for GroupContext {
     fn post_rebalance(&self, _consumer: &rdkafka::consumer::BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -215,14 +254,17 @@ impl KafkaSource {
         let stats = Arc::new(KafkaSourceStats::default());
 
         let mut consumer = ClientConfig::new();
-        consumer.set("client.id", &config.client_id).set("auto.offset.reset", "earliest");
+        consumer
+            .set("client.id", &config.client_id)
+            .set("auto.offset.reset", "earliest")
+            .set("statistics.interval.ms", STATISTICS_INTERVAL_MS);
         pass_options(&mut consumer, &config.options);
         consumer
             .set("bootstrap.servers", &config.bootstrap_servers)
             .set("group.id", &config.group)
             .set("enable.auto.commit", "false");
         let consumer: StreamConsumer<GroupContext> = consumer
-            .create_with_context(GroupContext { stats: stats.clone() })
+            .create_with_context(GroupContext { stats: stats.clone(), topic: config.topic.clone() })
             .map_err(|e| config_error(e, &config.options))?;
 
         let dlq = crate::producer::producer(

@@ -13,6 +13,7 @@ pub mod digest;
 pub mod enrich;
 pub mod event;
 pub mod harbor;
+pub mod metrics;
 pub mod outbox;
 pub mod policy;
 pub mod render;
@@ -115,6 +116,7 @@ pub struct Notifier {
     channels: std::sync::Mutex<BTreeMap<String, ChannelTask>>,
     /// Schedules and the chain check: restarted by every reload.
     timers: std::sync::Mutex<Vec<JoinHandle<()>>>,
+    metrics: Arc<metrics::NotifierMetrics>,
     this: Weak<Notifier>,
 }
 
@@ -137,10 +139,16 @@ impl Notifier {
             outbox,
             channels: std::sync::Mutex::new(BTreeMap::new()),
             timers: std::sync::Mutex::new(Vec::new()),
+            metrics: Arc::new(metrics::NotifierMetrics::new()),
             this: this.clone(),
         });
         notifier.run_tasks(&live.config, tasks);
         Ok(notifier)
+    }
+
+    /// What `GET /metrics` shows.
+    pub fn metrics(&self) -> &Arc<metrics::NotifierMetrics> {
+        &self.metrics
     }
 
     /// What the notifier runs now.
@@ -229,6 +237,7 @@ impl Notifier {
                     wake: wake.clone(),
                     policy: policy.clone(),
                     stop: stopped,
+                    metrics: self.metrics.clone(),
                 };
                 let done = tokio::spawn(async move {
                     if let Some(previous) = previous {
@@ -255,6 +264,15 @@ impl Notifier {
     /// Plans the deliveries of `event`, records them durably, and wakes their channels. Once this returns `Ok`,
     /// the event may be acknowledged.
     pub async fn accept(&self, event: &Incoming) -> Result<Recorded, AcceptError> {
+        // In the trace the event carries (CloudEvents' `traceparent` extension), when it carries one.
+        let span = tracing::info_span!("notify", otel.kind = "consumer", event_id = %event.id, event_type = %event.ty);
+        if let Some(traceparent) = event.extensions.get("traceparent") {
+            tekton_graph_telemetry::trace::continue_from(&span, traceparent);
+        }
+        tracing::Instrument::instrument(self.plan_and_record(event), span).await
+    }
+
+    async fn plan_and_record(&self, event: &Incoming) -> Result<Recorded, AcceptError> {
         let now = chrono::Utc::now();
         let live = self.live();
         let mut planned = live.rules.plan(event, now, &Extra::default())?;
@@ -280,6 +298,7 @@ impl Notifier {
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Recorded, AcceptError> {
         let recorded = self.outbox.record(event, planned, now.timestamp_millis()).await?;
+        self.metrics.planned(&recorded);
         if let Ok(channels) = self.channels.lock() {
             for channel in &recorded.channels {
                 if let Some(task) = channels.get(channel) {

@@ -26,6 +26,9 @@ use tekton_graph_schema::kafka::OptionsFile;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// How log lines look on stderr: `text`, or `json` (one object per line). `RUST_LOG` filters them.
+    #[arg(long, global = true, env = "NOTIFIER_LOG_FORMAT", value_enum, default_value_t)]
+    log_format: tekton_graph_telemetry::logging::LogFormat,
 }
 
 #[derive(Subcommand)]
@@ -166,11 +169,16 @@ impl ServeArgs {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr)
-        .init();
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    let telemetry = tekton_graph_telemetry::logging::init(cli.log_format, "RUST_LOG", "info", "notifier");
+    let result = run(cli.command).await;
+    // The exporter's last spans are sent from the runtime this thread belongs to: let the others run meanwhile.
+    tokio::task::block_in_place(|| telemetry.shutdown());
+    result
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Check { rules } => {
             let config = Config::load(&rules)?;
             Rules::compile(&config)?;

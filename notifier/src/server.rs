@@ -1,6 +1,6 @@
 //! The HTTP surface: `POST /events` (CloudEvents in structured or binary mode, and Harbor webhooks — also at
-//! `POST /webhooks/harbor`), `POST /graphql` ([`crate::api`]), `GET /deliveries` (the delivery history) and
-//! `GET /healthz`.
+//! `POST /webhooks/harbor`), `POST /graphql` ([`crate::api`]), `GET /deliveries` (the delivery history),
+//! `GET /metrics` (Prometheus, [`crate::metrics`]) and `GET /healthz`.
 //!
 //! Authentication: bearer tokens from a token file (the format graph-service reads). Posting events needs the
 //! `ingester` role, reading the history and GraphQL `viewer` (some mutations more: see [`crate::api`]); `admin` may
@@ -42,6 +42,7 @@ pub enum Access {
 
 pub fn routes(notifier: Arc<Notifier>, access: Access) -> impl Endpoint {
     let schema = crate::api::schema(notifier.clone());
+    let metrics = tekton_graph_telemetry::metrics::endpoint(notifier.metrics().registry().clone());
     let health = match &access {
         Access::Tokens(_) => "on".to_string(),
         Access::Open { reason } => format!("off ({reason})"),
@@ -52,6 +53,7 @@ pub fn routes(notifier: Arc<Notifier>, access: Access) -> impl Endpoint {
         .at("/deliveries", get(deliveries))
         .at("/graphql", post(graphql))
         .at("/healthz", get(healthz))
+        .at("/metrics", get(metrics))
         .data(notifier)
         .data(schema)
         .data(Health(health))
@@ -76,23 +78,27 @@ async fn post_event(req: &Request, body: poem::Body, notifier: Data<&Arc<Notifie
         Ok(event) => event,
         Err(e) => {
             tracing::warn!(error = %e, "refused an event");
+            notifier.metrics().refused("http", "rejected");
             return (StatusCode::BAD_REQUEST, e.to_string()).into_response();
         }
     };
     match tokio::time::timeout(REQUEST_TIMEOUT, notifier.accept(&event)).await {
-        Ok(Ok(recorded)) => (
-            StatusCode::ACCEPTED,
-            Json(json!({
-                "id": event.id,
-                "type": event.ty,
-                "duplicate": recorded.duplicate,
-                "queued": recorded.queued,
-                "silenced": recorded.silenced,
-                "deduplicated": recorded.deduplicated,
-                "grouped": recorded.grouped,
-            })),
-        )
-            .into_response(),
+        Ok(Ok(recorded)) => {
+            notifier.metrics().accepted("http", &recorded);
+            (
+                StatusCode::ACCEPTED,
+                Json(json!({
+                    "id": event.id,
+                    "type": event.ty,
+                    "duplicate": recorded.duplicate,
+                    "queued": recorded.queued,
+                    "silenced": recorded.silenced,
+                    "deduplicated": recorded.deduplicated,
+                    "grouped": recorded.grouped,
+                })),
+            )
+                .into_response()
+        }
         Ok(Err(crate::AcceptError::Render(e))) => {
             tracing::error!(event = %event.id, error = %e, "a rule cannot render this event");
             (StatusCode::INTERNAL_SERVER_ERROR, format!("event `{}` not accepted: {e}", event.id)).into_response()
@@ -161,7 +167,7 @@ async fn graphql(req: &Request, body: poem::Body, schema: Data<&crate::api::ApiS
 fn required_role(req: &Request) -> Option<Role> {
     match req.uri().path() {
         "/healthz" => None,
-        "/deliveries" | "/graphql" => Some(Role::Viewer),
+        "/deliveries" | "/graphql" | "/metrics" => Some(Role::Viewer),
         _ => Some(Role::Ingester),
     }
 }

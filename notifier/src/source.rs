@@ -54,28 +54,36 @@ pub async fn run(config: &SourceConfig, notifier: Arc<Notifier>, shutdown: Shutd
         SourceConfig::Kafka(config) => {
             let mut config = config.clone();
             config.client_id = name;
-            KafkaSource::new(&config)?.run(&Events(notifier), shutdown).await
+            KafkaSource::new(&config)?.run(&Events { notifier, source: "kafka" }, shutdown).await
         }
         SourceConfig::Amqp(config) => {
             let mut config = config.clone();
             config.name = name;
-            AmqpSource::new(&config)?.run(&Events(notifier), shutdown).await
+            AmqpSource::new(&config)?.run(&Events { notifier, source: "amqp" }, shutdown).await
         }
     }
 }
 
-struct Events(Arc<Notifier>);
+struct Events {
+    notifier: Arc<Notifier>,
+    /// The `source` label of the metrics.
+    source: &'static str,
+}
 
 impl Handler for Events {
     type Item = Incoming;
 
     fn decode(&self, headers: &[(&str, &[u8])], payload: &[u8]) -> Result<Vec<Incoming>, String> {
-        decode_kafka(headers, payload).map(|event| vec![event]).map_err(|e| e.to_string())
+        decode_kafka(headers, payload).map(|event| vec![event]).map_err(|e| {
+            self.notifier.metrics().refused(self.source, "dead_lettered");
+            e.to_string()
+        })
     }
 
     async fn apply(&self, events: &[Incoming]) -> Result<(), String> {
         for event in events {
-            let recorded = self.0.accept(event).await.map_err(|e| format!("event `{}`: {e}", event.id))?;
+            let recorded = self.notifier.accept(event).await.map_err(|e| format!("event `{}`: {e}", event.id))?;
+            self.notifier.metrics().accepted(self.source, &recorded);
             tracing::debug!(id = %event.id, queued = recorded.queued, duplicate = recorded.duplicate, "event from a broker");
         }
         Ok(())

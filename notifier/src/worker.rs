@@ -12,6 +12,7 @@ use tokio::time::Instant;
 
 use crate::channel::{Outcome, Sender};
 use crate::config::DeliveryConfig;
+use crate::metrics::NotifierMetrics;
 use crate::outbox::{Mark, Outbox, OutboxError, Pending};
 
 /// Deliveries read from the outbox per round.
@@ -61,6 +62,7 @@ pub struct Worker {
     /// Becomes true when a reload replaces or removes the channel: the worker ends after the sends in flight are
     /// recorded, so the next one never sends the same delivery.
     pub stop: tokio::sync::watch::Receiver<bool>,
+    pub metrics: Arc<NotifierMetrics>,
 }
 
 fn now_ms() -> i64 {
@@ -110,12 +112,23 @@ impl Worker {
             return Ok(false);
         }
         for group in due.chunks(self.concurrency.max(1)) {
-            let outcomes = futures::future::join_all(group.iter().map(|d| self.sender.send(d))).await;
+            let outcomes = futures::future::join_all(group.iter().map(|d| async {
+                let started = Instant::now();
+                let outcome = self.sender.send(d).await;
+                (outcome, started.elapsed())
+            }))
+            .await;
             let mut marks = Vec::with_capacity(group.len());
             let mut pause: Option<Duration> = None;
             let mut new_thread = false;
-            for (delivery, outcome) in group.iter().zip(outcomes) {
+            for (delivery, (outcome, elapsed)) in group.iter().zip(outcomes) {
                 let (mark, wait) = self.judge(delivery, outcome);
+                let counted = match &mark {
+                    Mark::Sent { .. } => "sent",
+                    Mark::Retry { .. } => "retried",
+                    Mark::Dead { .. } => "dead",
+                };
+                self.metrics.delivery(&self.channel, counted, elapsed);
                 new_thread |= matches!(&mark, Mark::Sent { thread: Some(_), .. });
                 marks.push(mark);
                 pause = pause.max(wait);

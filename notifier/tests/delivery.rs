@@ -14,6 +14,7 @@ use notifier::server::{Access, routes};
 use poem::test::TestClient;
 use serde_json::{Value, json};
 use support::{Answer, Receiver, eventually, failed_runs, testdata};
+use tekton_graph_telemetry::testing::{promtool_check, sample, value};
 
 const WITHIN: Duration = Duration::from_secs(20);
 
@@ -156,6 +157,25 @@ async fn a_gone_webhook_stops_at_once_and_a_failing_one_dies_after_its_attempts(
     dead.assert_status_is_ok();
     let listed = dead.json().await.value().deserialize::<Value>();
     assert_eq!(listed["deliveries"].as_array().map(Vec::len), Some(2), "{listed}");
+
+    // The same story in the metrics, in a format Prometheus' own parser accepts.
+    let text = metrics(&setup.client).await;
+    assert_eq!(value(&text, "tekton_graph_notifier_events_total", r#"source="http",outcome="accepted""#), 1.0);
+    assert_eq!(value(&text, "tekton_graph_notifier_planned_deliveries_total", r#"outcome="queued""#), 2.0);
+    let deliveries = "tekton_graph_notifier_deliveries_total";
+    assert_eq!(value(&text, deliveries, r#"channel="slack",outcome="dead""#), 1.0);
+    assert_eq!(value(&text, deliveries, r#"channel="discord",outcome="retried""#), 2.0);
+    assert_eq!(value(&text, deliveries, r#"channel="discord",outcome="dead""#), 1.0);
+    assert_eq!(value(&text, "tekton_graph_notifier_delivery_duration_seconds_count", r#"channel="discord""#), 3.0);
+}
+
+/// `GET /metrics`, checked by `promtool check metrics`.
+async fn metrics(client: &TestClient<poem::endpoint::BoxEndpoint<'static>>) -> String {
+    let response = client.get("/metrics").send().await;
+    response.assert_status_is_ok();
+    let text = response.0.into_body().into_string().await.expect("metrics");
+    promtool_check(&text).unwrap();
+    text
 }
 
 #[tokio::test]
@@ -275,6 +295,9 @@ async fn bad_input_is_refused_with_the_reason_and_nothing_is_recorded() {
     setup.client.post("/events").body(huge).send().await.assert_status(http::StatusCode::BAD_REQUEST);
     let all = setup.notifier.outbox().history(notifier::outbox::HistoryFilter { limit: 10, ..Default::default() });
     assert!(all.await.expect("history").is_empty());
+    let text = metrics(&setup.client).await;
+    let rejected = sample(&text, "tekton_graph_notifier_events_total", r#"source="http",outcome="rejected""#);
+    assert_eq!(rejected, Some(cases.len() as f64), "{text}");
 }
 
 #[tokio::test]

@@ -189,6 +189,18 @@ launch() { # service pid-file console-log java-args...
     </dev/null >"$console" 2>&1 &
   echo $! >"$pid_file"
   disown # no "Killed" job notices from this shell
+  await_exec "$pid_file" "$service"
+}
+
+# Until the program started in the background has replaced the forked shell (its marker is visible): before that,
+# /proc shows the shell's command line and environment, and a wait would take the service for dead.
+await_exec() { # pid-file service
+  local pid tries=0
+  pid=$(cat "$1")
+  while kill -0 "$pid" 2>/dev/null && ! live_pid "$1" "$2" >/dev/null && ((tries < 100)); do
+    sleep 0.05
+    tries=$((tries + 1))
+  done
 }
 
 # The same for a native program (etcd, kube-apiserver, dex), marked through its environment.
@@ -198,6 +210,7 @@ launch_native() { # service pid-file console-log program args...
   TEKTON_GRAPH_SERVICE=$service TEKTON_GRAPH_RUN=$RUN_DIR nohup setsid "$@" </dev/null >"$console" 2>&1 &
   echo $! >"$pid_file"
   disown
+  await_exec "$pid_file" "$service"
 }
 
 fail_with_log() { # service message log-files...

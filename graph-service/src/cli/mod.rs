@@ -13,6 +13,7 @@ mod access;
 pub use access::{AuthArgs, AuthSetup, EdgeArgs};
 
 use crate::ingest::{DecodeOptions, Ingestor};
+use crate::metrics::ServiceMetrics;
 use crate::model::ProjectionConfig;
 use crate::sensemaker::{EmitOutbox, Sensemaker, SensemakerConfig, emitter_from_url};
 use crate::source::SourceConfig;
@@ -27,6 +28,9 @@ use tekton_graph_schema::kafka::OptionsFile;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// How log lines look on stderr: `text`, or `json` (one object per line). `RUST_LOG` filters them.
+    #[arg(long, global = true, env = "GRAPH_SERVICE_LOG_FORMAT", value_enum, default_value_t)]
+    pub log_format: tekton_graph_telemetry::logging::LogFormat,
 }
 
 #[derive(Subcommand)]
@@ -105,7 +109,8 @@ impl EventArgs {
     /// The ingestor over `store` these settings describe, with a sensemaker when there is somewhere to emit to (its
     /// outbox under `data_dir` unless `--emit-outbox` says where). Call inside a Tokio runtime.
     pub fn ingestor(&self, store: Arc<dyn GraphStore>, data_dir: &std::path::Path) -> anyhow::Result<Ingestor> {
-        let ingestor = Ingestor::new(store).with_options(self.decode_options());
+        let metrics = Arc::new(ServiceMetrics::new());
+        let ingestor = Ingestor::new(store).with_options(self.decode_options()).with_metrics(metrics.clone());
         if self.emit.is_empty() {
             return Ok(ingestor);
         }
@@ -129,7 +134,7 @@ impl EventArgs {
         let path = self.emit_outbox.clone().unwrap_or_else(|| data_dir.join("emit-outbox.redb"));
         let outbox = EmitOutbox::open(&path)?;
         tracing::info!(outbox = %path.display(), "emission outbox open");
-        Ok(ingestor.with_sensemaker(Sensemaker::new(config, emitters, outbox)))
+        Ok(ingestor.with_sensemaker(Sensemaker::with_metrics(config, emitters, outbox, metrics)))
     }
 }
 

@@ -15,7 +15,10 @@ use serde_json::json;
 
 use crate::api::{CallerReads, GraphSchema};
 use crate::auth::Principal;
+use crate::metrics::ServiceMetrics;
 use crate::store::GraphStore;
+use tekton_graph_telemetry::trace;
+use tracing::Instrument;
 
 /// Limits of the GraphQL endpoint (the schema's own limits are set from the same values by
 /// [`crate::api::SchemaOptions`]).
@@ -48,16 +51,22 @@ impl Default for GraphqlLimits {
     }
 }
 
-/// The endpoint over a schema built with the same limits.
-/// The endpoint over a schema; `store` is the schema's store, which a scoped caller reads through their scope.
-pub fn graphql_endpoint(schema: GraphSchema, store: Arc<dyn GraphStore>, limits: GraphqlLimits) -> GraphqlEndpoint {
-    GraphqlEndpoint { schema, store, limits: Arc::new(limits) }
+/// The endpoint over a schema built with the same limits; `store` is the schema's store, which a scoped caller
+/// reads through their scope. Each request's time goes to `metrics`, by operation name.
+pub fn graphql_endpoint(
+    schema: GraphSchema,
+    store: Arc<dyn GraphStore>,
+    limits: GraphqlLimits,
+    metrics: Arc<ServiceMetrics>,
+) -> GraphqlEndpoint {
+    GraphqlEndpoint { schema, store, limits: Arc::new(limits), metrics }
 }
 
 pub struct GraphqlEndpoint {
     schema: GraphSchema,
     store: Arc<dyn GraphStore>,
     limits: Arc<GraphqlLimits>,
+    metrics: Arc<ServiceMetrics>,
 }
 
 /// Adds the caller, and what they may read, to a GraphQL request (see [`CallerReads`]).
@@ -81,6 +90,7 @@ impl Endpoint for GraphqlEndpoint {
     async fn call(&self, req: Request) -> poem::Result<Response> {
         let limits = &self.limits;
         let extensions = req.extensions().clone();
+        let traceparent = req.headers().get("traceparent").and_then(|v| v.to_str().ok()).map(str::to_string);
         let body = req.into_body();
         let bytes = match body.into_bytes_limit(limits.max_body_bytes).await {
             Ok(bytes) => bytes,
@@ -114,8 +124,24 @@ impl Endpoint for GraphqlEndpoint {
                 Err(e) => return Ok(not_graphql(e)),
             },
         };
+        let operations: Vec<Option<String>> = match &batch {
+            BatchRequest::Single(request) => vec![request.operation_name.clone()],
+            BatchRequest::Batch(requests) => requests.iter().map(|r| r.operation_name.clone()).collect(),
+        };
         let batch = for_caller(batch, crate::auth::caller(&extensions), &self.store);
-        match tokio::time::timeout(limits.timeout, self.schema.execute_batch(batch)).await {
+        let operation = match operations.as_slice() {
+            [one] => one.as_deref().unwrap_or("anonymous"),
+            _ => "batch",
+        };
+        let span = tracing::info_span!("graphql", otel.kind = "server", operation = %operation);
+        if let Some(traceparent) = &traceparent {
+            trace::continue_from(&span, traceparent);
+        }
+        let started = std::time::Instant::now();
+        let executed = tokio::time::timeout(limits.timeout, self.schema.execute_batch(batch)).instrument(span).await;
+        let names: Vec<Option<&str>> = operations.iter().map(Option::as_deref).collect();
+        self.metrics.graphql(&names, started.elapsed());
+        match executed {
             Ok(response) => Ok(Json(response).into_response()),
             Err(_) => {
                 tracing::warn!(timeout = ?limits.timeout, "a GraphQL request timed out");

@@ -18,6 +18,7 @@ use http::HeaderMap;
 use serde_json::Value;
 use tekton_graph_schema::RunFact;
 use tekton_graph_schema::envelope::{BATCH_CONTENT_TYPE, from_cloudevent};
+use tekton_graph_telemetry::trace;
 
 /// Prefix of our own fact event types.
 pub const FACT_TYPE_PREFIX: &str = "dev.tektongraph.fact.";
@@ -38,12 +39,21 @@ pub struct DecodeOptions {
 pub struct Decoded {
     pub facts: Vec<RunFact>,
     pub ignored: usize,
+    /// The W3C trace context each fact came with (one per fact): the transport's `traceparent` header, else the
+    /// event's `traceparent` extension (CloudEvents' distributed-tracing extension).
+    pub traces: Vec<Option<String>>,
 }
 
 impl Decoded {
-    fn push(&mut self, outcome: EventFacts) {
+    /// The facts of one event; `header` is the transport's `traceparent` for this event.
+    fn push(&mut self, outcome: EventFacts, event: &Event, header: Option<&str>) {
         match outcome {
-            EventFacts::Facts(facts) => self.facts.extend(facts),
+            EventFacts::Facts(facts) => {
+                let extension = event.extension("traceparent").map(ToString::to_string);
+                let trace = header.map(str::to_string).or(extension).filter(|t| trace::is_valid(t));
+                self.traces.extend(std::iter::repeat_n(trace, facts.len()));
+                self.facts.extend(facts);
+            }
             EventFacts::Ignored => self.ignored += 1,
         }
     }
@@ -140,10 +150,15 @@ pub fn decode_http(headers: &HeaderMap, body: Vec<u8>, options: DecodeOptions) -
     if content_type.starts_with(BATCH_CONTENT_TYPE) {
         return decode_batch(&body, options);
     }
+    let header = headers.get("traceparent").and_then(|v| v.to_str().ok()).map(str::to_string);
     let event =
         cloudevents::binding::http::to_event(headers, body).map_err(|e| IngestError::NotAnEvent(e.to_string()))?;
     let mut decoded = Decoded::default();
-    decoded.push(decide(&event, options).map_err(|e| IngestError::InvalidFact(e.to_string()))?);
+    decoded.push(
+        decide(&event, options).map_err(|e| IngestError::InvalidFact(e.to_string()))?,
+        &event,
+        header.as_deref(),
+    );
     Ok(decoded)
 }
 
@@ -154,7 +169,9 @@ pub fn decode_batch(body: &[u8], options: DecodeOptions) -> Result<Decoded, Inge
     for (index, value) in raw.into_iter().enumerate() {
         let event: Event = serde_json::from_value(value)
             .map_err(|e| IngestError::InvalidEvent { index, reason: format!("not a CloudEvent: {e}") })?;
-        decoded.push(decide(&event, options).map_err(|e| IngestError::InvalidEvent { index, reason: e.to_string() })?);
+        let facts = decide(&event, options).map_err(|e| IngestError::InvalidEvent { index, reason: e.to_string() })?;
+        // A batch request's header is the sender's, not one event's: each event's own extension counts.
+        decoded.push(facts, &event, None);
     }
     Ok(decoded)
 }
@@ -165,8 +182,12 @@ pub fn decode_batch(body: &[u8], options: DecodeOptions) -> Result<Decoded, Inge
 /// payload is the event data). Header names are matched case-insensitively.
 pub fn decode_kafka(headers: &[(&str, &[u8])], payload: &[u8], options: DecodeOptions) -> Result<Decoded, IngestError> {
     let event = kafka_event(headers, payload)?;
+    let header = headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("traceparent"))
+        .and_then(|(_, value)| std::str::from_utf8(value).ok());
     let mut decoded = Decoded::default();
-    decoded.push(decide(&event, options).map_err(|e| IngestError::InvalidFact(e.to_string()))?);
+    decoded.push(decide(&event, options).map_err(|e| IngestError::InvalidFact(e.to_string()))?, &event, header);
     Ok(decoded)
 }
 

@@ -24,13 +24,16 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use tekton_graph_schema::{ObservedFrom, RunFact, RunKey};
+use tekton_graph_telemetry::trace;
 use tokio::sync::Mutex;
+use tracing::Instrument;
 
 pub use decode::{DecodeOptions, Decoded, EventError, IngestError, decode_batch, decode_http, decode_kafka};
 
 use crate::live::LiveHub;
+use crate::metrics::{IngestSource, Outcome, ServiceMetrics};
 use crate::sensemaker::{Change, Sensemaker};
-use crate::store::{GraphStore, StoreError};
+use crate::store::{ApplyStats, GraphStore, StoreError};
 
 /// What one ingest did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -52,6 +55,7 @@ pub struct Ingestor {
     options: DecodeOptions,
     merge_lock: Mutex<()>,
     live: LiveHub,
+    metrics: Arc<ServiceMetrics>,
 }
 
 impl Ingestor {
@@ -62,7 +66,18 @@ impl Ingestor {
             options: DecodeOptions::default(),
             merge_lock: Mutex::new(()),
             live: LiveHub::default(),
+            metrics: Arc::new(ServiceMetrics::new()),
         }
+    }
+
+    /// Counts into `metrics` (shared with the sensemaker's dispatchers and `GET /metrics`).
+    pub fn with_metrics(mut self, metrics: Arc<ServiceMetrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    pub fn metrics(&self) -> &Arc<ServiceMetrics> {
+        &self.metrics
     }
 
     pub fn with_sensemaker(mut self, sensemaker: Sensemaker) -> Self {
@@ -105,10 +120,57 @@ impl Ingestor {
     /// to write the sensemaker's intent fails the ingest (nothing is applied, the input is not acknowledged); a
     /// failure after the apply is logged and leaves the intent for [`Ingestor::recover_emissions`].
     pub async fn apply(&self, facts: &[RunFact]) -> Result<IngestReport, StoreError> {
+        self.apply_from(IngestSource::Direct, facts, &[]).await
+    }
+
+    /// [`Ingestor::apply`] of facts from `source`, counted in the metrics. `traces` holds the W3C trace context
+    /// each fact came with (aligned with `facts`, or empty): the ingest's span links to each, one span per traced
+    /// fact continues its trace, and the events the sensemaker derives continue that.
+    pub async fn apply_from(
+        &self,
+        source: IngestSource,
+        facts: &[RunFact],
+        traces: &[Option<String>],
+    ) -> Result<IngestReport, StoreError> {
+        let span = tracing::info_span!("ingest", otel.kind = "consumer", source = source.label(), facts = facts.len());
+        traces.iter().flatten().for_each(|traceparent| trace::link_to(&span, traceparent));
+        let mut continued = BTreeMap::new();
+        let mut fact_spans = Vec::new();
+        for (fact, traceparent) in facts.iter().zip(traces) {
+            let Some(traceparent) = traceparent else { continue };
+            let fact_span =
+                tracing::info_span!(parent: None, "ingest fact", source = source.label(), run = %fact.key());
+            trace::continue_from(&fact_span, traceparent);
+            // Tracing off here: the sender's context still travels on.
+            continued.insert(fact.key(), trace::traceparent(&fact_span).unwrap_or_else(|| traceparent.clone()));
+            fact_spans.push(fact_span);
+        }
+        self.metrics.batch(source, facts.len());
+        let report = self.apply_counted(facts, &continued).instrument(span).await?;
+        drop(fact_spans);
+        self.metrics.events(source, Outcome::Applied, report.applied);
+        self.metrics.events(source, Outcome::Unchanged, report.ignored);
+        Ok(report)
+    }
+
+    /// One timed store write.
+    async fn store_apply(&self, facts: &[RunFact]) -> Result<ApplyStats, StoreError> {
+        let started = std::time::Instant::now();
+        let result = self.store.apply(facts).await;
+        self.metrics.store_apply(self.store.engine(), started.elapsed(), result.is_ok());
+        result
+    }
+
+    /// The apply; `traces` maps a run to the trace its events continue.
+    async fn apply_counted(
+        &self,
+        facts: &[RunFact],
+        traces: &BTreeMap<RunKey, String>,
+    ) -> Result<IngestReport, StoreError> {
         let received = facts.len();
         let needs_context = self.sensemaker.is_some() || facts.iter().any(|f| f.observed_from == ObservedFrom::CdEvent);
         if !needs_context {
-            let stats = self.store.apply(facts).await?;
+            let stats = self.store_apply(facts).await?;
             if stats.applied > 0 {
                 self.live.announce(facts);
             }
@@ -118,12 +180,12 @@ impl Ingestor {
             let _guard = self.merge_lock.lock().await;
             let stored = self.stored(facts).await?;
             let (merged, newest) = merge_batch(&stored, facts);
-            let changes = changes_between(stored, newest);
+            let changes = changes_between(stored, newest, traces);
             let intent = match &self.sensemaker {
                 Some(sensemaker) => sensemaker.intend(&changes).await.map_err(|e| StoreError::Engine(e.to_string()))?,
                 None => None,
             };
-            let stats = match self.store.apply(&merged).await {
+            let stats = match self.store_apply(&merged).await {
                 Ok(stats) => stats,
                 Err(error) => {
                     if let Some(sensemaker) = &self.sensemaker
@@ -184,12 +246,17 @@ fn merge_batch(stored: &BTreeMap<RunKey, RunFact>, facts: &[RunFact]) -> (Vec<Ru
 }
 
 /// The runs whose newest observation differs from the stored one.
-fn changes_between(mut stored: BTreeMap<RunKey, RunFact>, newest: BTreeMap<RunKey, RunFact>) -> Vec<Change> {
+fn changes_between(
+    mut stored: BTreeMap<RunKey, RunFact>,
+    newest: BTreeMap<RunKey, RunFact>,
+    traces: &BTreeMap<RunKey, String>,
+) -> Vec<Change> {
     newest
         .into_iter()
         .filter_map(|(key, after)| {
             let before = stored.remove(&key);
-            (before.as_ref() != Some(&after)).then_some(Change { before, after })
+            let trace = traces.get(&key).cloned();
+            (before.as_ref() != Some(&after)).then_some(Change { before, after, trace })
         })
         .collect()
 }

@@ -9,10 +9,12 @@ use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 use cloudevents::Event;
+use tekton_graph_telemetry::trace;
 use tokio::sync::{Notify, watch};
 
 use super::emit::Emitter;
 use super::outbox::EmitOutbox;
+use crate::metrics::{Emission, ServiceMetrics};
 
 pub(super) struct Dispatcher {
     pub sink: String,
@@ -25,6 +27,7 @@ pub(super) struct Dispatcher {
     pub batch_size: usize,
     pub first_backoff: Duration,
     pub max_backoff: Duration,
+    pub metrics: Arc<ServiceMetrics>,
 }
 
 /// What one round of sending did.
@@ -74,14 +77,19 @@ impl Dispatcher {
             return Round::Idle;
         }
         let events: Vec<Event> = batch.iter().map(|(_, event)| event.clone()).collect();
-        match self.emitter.emit(&events).await {
+        let spans = self.emit_spans(&events);
+        let emitted = self.emitter.emit(&events).await;
+        drop(spans);
+        match emitted {
             Ok(()) => {
                 let seqs: Vec<u64> = batch.iter().map(|(seq, _)| *seq).collect();
                 tracing::debug!(sink = %self.sink, events = seqs.len(), "events emitted");
+                self.metrics.emitted(&self.sink, Emission::Delivered, seqs.len());
                 self.sent(seqs).await
             }
             Err(error) if error.is_transient() => {
                 tracing::warn!(sink = %self.sink, %error, events = events.len(), "emitting events failed; retrying");
+                self.metrics.emitted(&self.sink, Emission::Failed, events.len());
                 Round::Failed
             }
             Err(error) => {
@@ -91,18 +99,37 @@ impl Dispatcher {
         }
     }
 
+    /// One span per traced event, in its trace, for the time it takes to send the batch.
+    fn emit_spans(&self, events: &[Event]) -> Vec<tracing::Span> {
+        events
+            .iter()
+            .filter_map(|event| {
+                let traceparent = event.extension("traceparent")?.to_string();
+                let ty = cloudevents::AttributesReader::ty(event);
+                let span = tracing::info_span!(parent: None, "emit", otel.kind = "producer", sink = %self.sink, event_type = %ty);
+                trace::continue_from(&span, &traceparent);
+                Some(span)
+            })
+            .collect()
+    }
+
     /// After a permanent refusal of a batch: sends each event alone, burying those refused for good.
     async fn one_by_one(&self, batch: Vec<(u64, Event)>) -> Round {
         let mut moved = false;
         for (seq, event) in batch {
             match self.emitter.emit(std::slice::from_ref(&event)).await {
                 Ok(()) => {
+                    self.metrics.emitted(&self.sink, Emission::Delivered, 1);
                     if matches!(self.sent(vec![seq]).await, Round::Failed) {
                         return Round::Failed;
                     }
                 }
-                Err(error) if error.is_transient() => return if moved { Round::Progress } else { Round::Failed },
+                Err(error) if error.is_transient() => {
+                    self.metrics.emitted(&self.sink, Emission::Failed, 1);
+                    return if moved { Round::Progress } else { Round::Failed };
+                }
                 Err(error) => {
+                    self.metrics.emitted(&self.sink, Emission::Dead, 1);
                     let reason = error.to_string();
                     tracing::error!(sink = %self.sink, id = %cloudevents::AttributesReader::id(&event), %reason,
                         "the sink refused an event for good; it is kept among the outbox's dead");

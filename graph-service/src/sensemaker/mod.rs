@@ -46,6 +46,7 @@ use tokio::sync::{Notify, watch};
 pub use emit::{EmitError, Emitter, emitter_from_url};
 pub use outbox::{DeadEvent, EmitOutbox, OutboxCounts, OutboxError};
 
+use crate::metrics::ServiceMetrics;
 use crate::store::{GraphStore, StoreError};
 
 /// One run whose newest observation changed in an apply: what was stored before (None if new) and what won.
@@ -53,6 +54,9 @@ use crate::store::{GraphStore, StoreError};
 pub struct Change {
     pub before: Option<RunFact>,
     pub after: RunFact,
+    /// The W3C trace context of the ingest that made the change: its events continue that trace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<String>,
 }
 
 /// Settings of the Sensemaker.
@@ -116,6 +120,16 @@ impl Sensemaker {
     /// A Sensemaker queueing into `outbox`, with one dispatcher task per emitter (spawned here: call it inside a
     /// Tokio runtime). The dispatchers start with what an earlier process left in the outbox.
     pub fn new(config: SensemakerConfig, emitters: Vec<Box<dyn Emitter>>, outbox: EmitOutbox) -> Self {
+        Sensemaker::with_metrics(config, emitters, outbox, Arc::new(ServiceMetrics::new()))
+    }
+
+    /// [`Sensemaker::new`], counting what the dispatchers deliver into `metrics`.
+    pub fn with_metrics(
+        config: SensemakerConfig,
+        emitters: Vec<Box<dyn Emitter>>,
+        outbox: EmitOutbox,
+        metrics: Arc<ServiceMetrics>,
+    ) -> Self {
         let recent = Mutex::new(RecentIds::new(config.recent_ids));
         let (progress, _) = watch::channel(0);
         let mut sinks = Vec::new();
@@ -133,6 +147,7 @@ impl Sensemaker {
                 batch_size: config.batch_size.max(1),
                 first_backoff: config.first_backoff,
                 max_backoff: config.max_backoff,
+                metrics: metrics.clone(),
             };
             dispatchers.push(tokio::spawn(dispatcher.run()));
             sinks.push(sink);

@@ -291,7 +291,7 @@ mod tests {
 
     fn change() -> Change {
         let fact = crate::demo::sample_facts().expect("sample facts").remove(0);
-        Change { before: None, after: fact }
+        Change { before: None, after: fact, trace: None }
     }
 
     #[test]

@@ -32,14 +32,15 @@ type Result<T> = std::result::Result<T, SensemakerError>;
 pub async fn derive(config: &SensemakerConfig, store: &dyn GraphStore, changes: &[Change]) -> Result<Vec<Event>> {
     let mut events = Events::default();
     for change in changes {
+        let trace = change.trace.as_deref();
         if became_final(change) {
-            events.push(pipelinerun_finished(config, &change.after)?);
+            events.push(traced(pipelinerun_finished(config, &change.after)?, trace));
             if let Some(event) = regression(config, store, &change.after).await? {
-                events.push(event);
+                events.push(traced(event, trace));
             }
         }
         for image in new_images(change) {
-            events.push(artifact_published(config, &change.after, image)?);
+            events.push(traced(artifact_published(config, &change.after, image)?, trace));
         }
     }
     for digest in images_to_check(changes) {
@@ -48,6 +49,14 @@ pub async fn derive(config: &SensemakerConfig, store: &dyn GraphStore, changes: 
         }
     }
     Ok(events.list)
+}
+
+/// `event` continuing the trace of the ingest that caused it (the `traceparent` extension), when there is one.
+fn traced(mut event: Event, trace: Option<&str>) -> Event {
+    if let Some(traceparent) = trace {
+        event.set_extension("traceparent", traceparent.to_string());
+    }
+    event
 }
 
 /// Events in insertion order; an id seen before is dropped (a PipelineRun and its TaskRun report one image).

@@ -9,6 +9,7 @@ use std::sync::Arc;
 pub use tekton_graph_amqp::{AmqpSourceConfig, AmqpSourceSnapshot, AmqpSourceStats};
 
 use super::{Facts, SourceContext, SourceError};
+use crate::metrics::IngestSource;
 
 /// A competing consumer feeding the store.
 pub struct AmqpSource(tekton_graph_amqp::AmqpSource);
@@ -28,6 +29,14 @@ impl AmqpSource {
     /// Consumes until `cx.shutdown` fires, reconnecting when the broker goes away. Returns an error only if the
     /// broker refuses the queue (e.g. it exists with other arguments) or access to it.
     pub async fn run(self, cx: SourceContext) -> Result<(), SourceError> {
-        self.0.run(&Facts(cx.ingest), cx.shutdown).await
+        let stats = self.0.stats();
+        // Weak: the registry holds the hook, and the metrics hold the registry.
+        let metrics = Arc::downgrade(cx.ingest.metrics());
+        cx.ingest.metrics().registry().on_scrape(move || {
+            if let (Some(metrics), Some(lag)) = (metrics.upgrade(), stats.snapshot().lag) {
+                metrics.lag(IngestSource::Amqp, i64::try_from(lag).unwrap_or(i64::MAX));
+            }
+        });
+        self.0.run(&Facts { ingest: cx.ingest, source: IngestSource::Amqp }, cx.shutdown).await
     }
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 pub use tekton_graph_kafka::{KafkaOption, KafkaSourceConfig, KafkaSourceSnapshot, KafkaSourceStats};
 
 use super::{Facts, SourceContext, SourceError};
+use crate::metrics::IngestSource;
 
 /// A consumer-group member feeding the store.
 pub struct KafkaSource(tekton_graph_kafka::KafkaSource);
@@ -25,6 +26,14 @@ impl KafkaSource {
 
     /// Consumes until `cx.shutdown` fires. Returns an error only if the topic cannot be subscribed to.
     pub async fn run(self, cx: SourceContext) -> Result<(), SourceError> {
-        self.0.run(&Facts(cx.ingest), cx.shutdown).await
+        let stats = self.0.stats();
+        // Weak: the registry holds the hook, and the metrics hold the registry.
+        let metrics = Arc::downgrade(cx.ingest.metrics());
+        cx.ingest.metrics().registry().on_scrape(move || {
+            if let (Some(metrics), Some(lag)) = (metrics.upgrade(), stats.snapshot().lag) {
+                metrics.lag(IngestSource::Kafka, i64::try_from(lag).unwrap_or(i64::MAX));
+            }
+        });
+        self.0.run(&Facts { ingest: cx.ingest, source: IngestSource::Kafka }, cx.shutdown).await
     }
 }

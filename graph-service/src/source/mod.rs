@@ -19,6 +19,7 @@ use tekton_graph_kafka::Handler;
 use tekton_graph_schema::RunFact;
 
 use crate::ingest::{Ingestor, decode_kafka};
+use crate::metrics::{IngestSource, Outcome};
 use crate::store::GraphStore;
 
 /// What a source gets from whoever runs it.
@@ -76,17 +77,33 @@ impl SourceConfig {
 }
 
 /// Messages are fact CloudEvents (structured or binary mode, headers in the shared shape); a batch is one ingest.
-pub(crate) struct Facts(pub(crate) Arc<Ingestor>);
+/// A message that is no fact goes to the dead-letter destination, and is counted so.
+pub(crate) struct Facts {
+    pub(crate) ingest: Arc<Ingestor>,
+    pub(crate) source: IngestSource,
+}
 
 impl Handler for Facts {
-    type Item = RunFact;
+    /// A fact and the trace context it came with.
+    type Item = (RunFact, Option<String>);
 
-    fn decode(&self, headers: &[(&str, &[u8])], payload: &[u8]) -> Result<Vec<RunFact>, String> {
-        decode_kafka(headers, payload, self.0.options()).map(|decoded| decoded.facts).map_err(|e| e.to_string())
+    fn decode(&self, headers: &[(&str, &[u8])], payload: &[u8]) -> Result<Vec<Self::Item>, String> {
+        let metrics = self.ingest.metrics();
+        match decode_kafka(headers, payload, self.ingest.options()) {
+            Ok(decoded) => {
+                metrics.events(self.source, Outcome::UnknownType, decoded.ignored);
+                Ok(decoded.facts.into_iter().zip(decoded.traces).collect())
+            }
+            Err(e) => {
+                metrics.events(self.source, Outcome::DeadLettered, 1);
+                Err(e.to_string())
+            }
+        }
     }
 
-    async fn apply(&self, facts: &[RunFact]) -> Result<(), String> {
-        let report = self.0.apply(facts).await.map_err(|e| e.to_string())?;
+    async fn apply(&self, items: &[Self::Item]) -> Result<(), String> {
+        let (facts, traces): (Vec<RunFact>, Vec<Option<String>>) = items.iter().cloned().unzip();
+        let report = self.ingest.apply_from(self.source, &facts, &traces).await.map_err(|e| e.to_string())?;
         tracing::debug!(
             facts = facts.len(),
             applied = report.applied,

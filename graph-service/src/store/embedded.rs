@@ -144,6 +144,10 @@ impl EmbeddedStore {
 
 #[async_trait]
 impl GraphStore for EmbeddedStore {
+    fn engine(&self) -> &'static str {
+        "embedded"
+    }
+
     async fn apply(&self, facts: &[RunFact]) -> Result<ApplyStats> {
         let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let (winners, ignored) = self.winners(facts);

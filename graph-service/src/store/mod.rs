@@ -223,6 +223,11 @@ pub fn fact_matches(fact: &RunFact, filter: &RunFilter) -> bool {
 /// only the newest observation by [`RunFact::compare_observations`].
 #[async_trait]
 pub trait GraphStore: Send + Sync {
+    /// The engine's name in metrics and logs (`embedded`, `neo4j`).
+    fn engine(&self) -> &'static str {
+        "other"
+    }
+
     /// Applies facts atomically; older or equal observations are ignored.
     async fn apply(&self, facts: &[RunFact]) -> Result<ApplyStats>;
 

@@ -443,6 +443,10 @@ fn corrupt(key: &str, e: impl std::fmt::Display) -> StoreError {
 
 #[async_trait]
 impl GraphStore for Neo4jStore {
+    fn engine(&self) -> &'static str {
+        "neo4j"
+    }
+
     async fn apply(&self, facts: &[RunFact]) -> Result<ApplyStats> {
         let mut best: BTreeMap<RunKey, &RunFact> = BTreeMap::new();
         for fact in facts {

@@ -199,6 +199,10 @@ impl ScopedStore {
 
 #[async_trait]
 impl GraphStore for ScopedStore {
+    fn engine(&self) -> &'static str {
+        self.inner.engine()
+    }
+
     async fn apply(&self, _facts: &[RunFact]) -> Result<ApplyStats> {
         Err(StoreError::Engine("a caller's scoped view of the graph is read-only".into()))
     }

@@ -25,7 +25,10 @@ impl AmqpSink {
 
     /// Buffers one event; a full buffer is published. Returns the events confirmed by this call.
     pub async fn push(&mut self, event: Event) -> Result<usize, SinkError> {
-        self.buffer.push(Outgoing::cloudevent(&event, &[]).map_err(SinkError::Encode)?);
+        // The trace context also as a transport header (CloudEvents' distributed-tracing extension).
+        let traceparent = event.extension("traceparent").map(ToString::to_string);
+        let headers: Vec<(&str, &str)> = traceparent.iter().map(|t| ("traceparent", t.as_str())).collect();
+        self.buffer.push(Outgoing::cloudevent(&event, &headers).map_err(SinkError::Encode)?);
         if self.buffer.len() >= self.batch_size { self.flush().await } else { Ok(0) }
     }
 

@@ -79,10 +79,15 @@ impl KafkaSink {
     pub async fn push(&mut self, event: Event) -> Result<usize, SinkError> {
         let key = event_key(&event);
         let payload = serde_json::to_vec(&event).map_err(SinkError::Encode)?;
+        let traceparent = event.extension("traceparent").map(ToString::to_string);
         let mut outcomes = Outcomes::default();
         loop {
-            let headers =
+            let mut headers =
                 OwnedHeaders::new().insert(Header { key: "content-type", value: Some(STRUCTURED_CONTENT_TYPE) });
+            // The trace context also as a transport header (CloudEvents' distributed-tracing extension).
+            if let Some(traceparent) = &traceparent {
+                headers = headers.insert(Header { key: "traceparent", value: Some(traceparent.as_str()) });
+            }
             let record = FutureRecord::to(&self.topic).key(&key).payload(&payload).headers(headers);
             match self.producer.send_result(record) {
                 Ok(delivery) => {

@@ -163,7 +163,7 @@ pub async fn sensemaker_events() -> Vec<serde_json::Value> {
     let facts = graph_service::demo::sample_facts().expect("demo facts");
     let store = graph_service::store::embedded::EmbeddedStore::in_memory(Default::default());
     store.apply(&facts).await.expect("apply");
-    let changes: Vec<Change> = facts.iter().map(|f| Change { before: None, after: f.clone() }).collect();
+    let changes: Vec<Change> = facts.iter().map(|f| Change { before: None, after: f.clone(), trace: None }).collect();
     let config = SensemakerConfig { public_url: "http://graph.local".into(), ..SensemakerConfig::default() };
     let events = rules::derive(&config, &store, &changes).await.expect("derive");
     events.iter().map(|e| serde_json::to_value(e).expect("event json")).collect()

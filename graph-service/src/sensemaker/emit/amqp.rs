@@ -28,7 +28,10 @@ impl Emitter for AmqpEmitter {
         let messages = events
             .iter()
             .map(|event| {
-                Outgoing::cloudevent(event, &[])
+                // The trace context also as a transport header (CloudEvents' distributed-tracing extension).
+                let traceparent = event.extension("traceparent").map(ToString::to_string);
+                let headers: Vec<(&str, &str)> = traceparent.iter().map(|t| ("traceparent", t.as_str())).collect();
+                Outgoing::cloudevent(event, &headers)
                     .map_err(|e| EmitError::Encode { id: event.id().to_string(), reason: e.to_string() })
             })
             .collect::<Result<Vec<_>, _>>()?;

@@ -33,14 +33,12 @@ impl HttpEmitter {
     async fn post(&self, event: &Event) -> Result<(), EmitError> {
         let body = serde_json::to_vec(event)
             .map_err(|e| EmitError::Encode { id: event.id().to_string(), reason: e.to_string() })?;
-        let response = self
-            .client
-            .post(self.url.clone())
-            .header(CONTENT_TYPE, STRUCTURED_CONTENT_TYPE)
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| EmitError::Transport(error_chain(&e)))?;
+        let mut request = self.client.post(self.url.clone()).header(CONTENT_TYPE, STRUCTURED_CONTENT_TYPE);
+        // The trace context also as a transport header (CloudEvents' distributed-tracing extension).
+        if let Some(traceparent) = event.extension("traceparent") {
+            request = request.header("traceparent", traceparent.to_string());
+        }
+        let response = request.body(body).send().await.map_err(|e| EmitError::Transport(error_chain(&e)))?;
         let status = response.status();
         if status.is_success() {
             return Ok(());

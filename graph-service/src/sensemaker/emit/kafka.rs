@@ -43,8 +43,13 @@ impl Emitter for KafkaEmitter {
             let payload = serde_json::to_vec(event)
                 .map_err(|e| EmitError::Encode { id: event.id().to_string(), reason: e.to_string() })?;
             let key = event.subject().unwrap_or_else(|| event.id()).to_string();
-            let headers =
+            let mut headers =
                 OwnedHeaders::new().insert(Header { key: "content-type", value: Some(STRUCTURED_CONTENT_TYPE) });
+            // The trace context also as a transport header (CloudEvents' distributed-tracing extension).
+            let traceparent = event.extension("traceparent").map(ToString::to_string);
+            if let Some(traceparent) = &traceparent {
+                headers = headers.insert(Header { key: "traceparent", value: Some(traceparent.as_str()) });
+            }
             let record = FutureRecord::to(&self.topic).key(&key).payload(&payload).headers(headers);
             // Enqueued now, awaited below: all messages of the call are in flight together.
             match self.producer.send_result(record) {
