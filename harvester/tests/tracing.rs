@@ -123,6 +123,8 @@ async fn one_trace_spans_harvester_kafka_graph_service_and_the_emitted_event() {
             break spans;
         }
         assert!(tokio::time::Instant::now() < deadline, "trace {trace} in {traces_file} holds only {names:?}");
+        // A poll with a deadline, not a pause: the collector's file exporter writes on its own schedule (every
+        // 100 ms) and tells no one, so the file is read again until the trace is complete.
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     let by_id: HashMap<&str, &Exported> = spans.iter().map(|s| (s.span_id.as_str(), s)).collect();
