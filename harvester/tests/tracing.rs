@@ -4,6 +4,9 @@
 //! event its sensemaker emits to another topic carries that trace on. Needs `scripts/services.sh up` (Kafka and
 //! otelcol) and `eval "$(scripts/services.sh env)"`: without them the test fails, never skips.
 //!
+//! Then the same replay to an HTTP receiver: each batch request carries the `traceparent` of an exported
+//! `send batch` span.
+//!
 //! This file holds one test: it installs the process's tracing subscriber, exporting to the collector.
 
 use std::collections::HashMap;
@@ -21,54 +24,13 @@ use graph_service::store::embedded::EmbeddedStore;
 use serde_json::Value;
 use tekton_graph_kafka::testing::{bootstrap, create_topics, fresh_topic, read};
 use tekton_graph_telemetry::logging::{LogFormat, init};
+use tekton_graph_telemetry::testing::{ExportedSpan, exported_spans};
 use tekton_graph_telemetry::trace::trace_id;
 
 const WITHIN: Duration = Duration::from_secs(60);
 
 fn var(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: see `scripts/services.sh env`"))
-}
-
-/// One exported span, as the collector's file exporter writes it (OTLP-JSON).
-#[derive(Debug, Clone)]
-struct Exported {
-    service: String,
-    name: String,
-    trace_id: String,
-    span_id: String,
-    parent_span_id: String,
-}
-
-/// Every span in the collector's file so far.
-fn exported(path: &str) -> Vec<Exported> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let mut spans = Vec::new();
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let Ok(batch) = serde_json::from_str::<Value>(line) else { continue };
-        for resource in batch["resourceSpans"].as_array().into_iter().flatten() {
-            let service = resource["resource"]["attributes"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|a| a["key"] == "service.name")
-                .and_then(|a| a["value"]["stringValue"].as_str())
-                .unwrap_or("")
-                .to_string();
-            for scope in resource["scopeSpans"].as_array().into_iter().flatten() {
-                for span in scope["spans"].as_array().into_iter().flatten() {
-                    let text = |key: &str| span[key].as_str().unwrap_or("").to_string();
-                    spans.push(Exported {
-                        service: service.clone(),
-                        name: text("name"),
-                        trace_id: text("traceId"),
-                        span_id: text("spanId"),
-                        parent_span_id: text("parentSpanId"),
-                    });
-                }
-            }
-        }
-    }
-    spans
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -117,7 +79,8 @@ async fn one_trace_spans_harvester_kafka_graph_service_and_the_emitted_event() {
     let spans = loop {
         // The emission's span ends just after the event is out: export again until it has.
         tokio::task::block_in_place(|| telemetry.flush());
-        let spans: Vec<Exported> = exported(&traces_file).into_iter().filter(|s| s.trace_id == trace).collect();
+        let spans: Vec<ExportedSpan> =
+            exported_spans(&traces_file).into_iter().filter(|s| s.trace_id == trace).collect();
         let names: Vec<(&str, &str)> = spans.iter().map(|s| (s.service.as_str(), s.name.as_str())).collect();
         if ["harvest", "ingest fact", "emit"].iter().all(|n| names.iter().any(|(_, name)| name == n)) {
             break spans;
@@ -127,9 +90,9 @@ async fn one_trace_spans_harvester_kafka_graph_service_and_the_emitted_event() {
         // 100 ms) and tells no one, so the file is read again until the trace is complete.
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    let by_id: HashMap<&str, &Exported> = spans.iter().map(|s| (s.span_id.as_str(), s)).collect();
+    let by_id: HashMap<&str, &ExportedSpan> = spans.iter().map(|s| (s.span_id.as_str(), s)).collect();
     let parent_of =
-        |span: &Exported| by_id.get(span.parent_span_id.as_str()).map(|p| (p.service.as_str(), p.name.as_str()));
+        |span: &ExportedSpan| by_id.get(span.parent_span_id.as_str()).map(|p| (p.service.as_str(), p.name.as_str()));
     let harvest = spans.iter().find(|s| s.name == "harvest").expect("harvest");
     assert_eq!(harvest.service, "harvester");
     let fact = spans.iter().find(|s| s.name == "ingest fact").expect("ingest fact");
@@ -137,6 +100,46 @@ async fn one_trace_spans_harvester_kafka_graph_service_and_the_emitted_event() {
     assert_eq!(parent_of(fact), Some(("harvester", "harvest")), "graph-service continues the harvester's span");
     let emit = spans.iter().find(|s| s.name == "emit").expect("emit");
     assert_eq!((emit.service.as_str(), parent_of(emit)), ("graph-service", Some(("graph-service", "ingest fact"))));
-    tokio::task::block_in_place(|| telemetry.shutdown());
     println!("trace {trace}: {} spans, harvester → Kafka → graph-service → emitted event", spans.len());
+
+    http_batches_carry_their_span(&endpoint, &traces_file, &seed).await;
+    tokio::task::block_in_place(|| telemetry.shutdown());
+}
+
+/// `--sink http://…`: each batch request carries the `traceparent` of a `send batch` span the harvester exported.
+async fn http_batches_carry_their_span(endpoint: &str, traces_file: &str, seed: &Path) {
+    use poem::listener::{Acceptor, Listener, TcpListener};
+    let seen = Arc::new(std::sync::Mutex::new(Vec::<Option<String>>::new()));
+    let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await.expect("bind");
+    let addr = acceptor.local_addr()[0].as_socket_addr().copied().expect("address");
+    let record = seen.clone();
+    let app = poem::endpoint::make_sync(move |request: poem::Request| {
+        let header = request.headers().get("traceparent").and_then(|v| v.to_str().ok()).map(str::to_string);
+        record.lock().expect("seen").push(header);
+        poem::http::StatusCode::ACCEPTED
+    });
+    let server = tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(app));
+    let replay = Command::new(env!("CARGO_BIN_EXE_harvester"))
+        .args(["replay", seed.to_str().expect("path"), "--sink", &format!("http://{addr}/events")])
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+        .env_remove("OTEL_SERVICE_NAME")
+        .output()
+        .expect("run harvester");
+    assert!(replay.status.success(), "{}", String::from_utf8_lossy(&replay.stderr));
+    server.abort();
+    let seen = seen.lock().expect("seen").clone();
+    assert!(!seen.is_empty(), "the harvester sent no batch");
+    // The harvester exported its spans before it exited (its shutdown flushes them); the collector writes them out
+    // on its own schedule.
+    for traceparent in seen {
+        let traceparent = traceparent.expect("every batch request carries a traceparent");
+        let (trace, span) = (trace_id(&traceparent).expect("valid"), traceparent.split('-').nth(2).expect("parent-id"));
+        let deadline = tokio::time::Instant::now() + WITHIN;
+        while !exported_spans(traces_file).iter().any(|s| s.trace_id == trace && s.span_id == span) {
+            assert!(tokio::time::Instant::now() < deadline, "no span {span} of trace {trace} in {traces_file}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let batch = exported_spans(traces_file).into_iter().find(|s| s.span_id == span).expect("the span");
+        assert_eq!((batch.service.as_str(), batch.name.as_str()), ("harvester", "send batch"));
+    }
 }

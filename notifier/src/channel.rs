@@ -170,6 +170,10 @@ impl HttpSender {
             .body(body_with_thread(delivery));
         if matches!(self.kind, Kind::Webhook | Kind::EventListener | Kind::CloudEvents) {
             request = request.header("Idempotency-Key", delivery.idempotency_key());
+            // Machines get the trace to continue (the `deliver` span's); chat services have no use for it.
+            if let Some(traceparent) = tekton_graph_telemetry::trace::traceparent(&tracing::Span::current()) {
+                request = request.header("traceparent", traceparent);
+            }
         }
         let response = match request.send().await {
             Ok(response) => response,

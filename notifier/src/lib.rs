@@ -297,7 +297,9 @@ impl Notifier {
         planned: Vec<rules::Planned>,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Recorded, AcceptError> {
-        let recorded = self.outbox.record(event, planned, now.timestamp_millis()).await?;
+        // The sends, later and on the channels' workers, continue the trace of the span planning them (`notify`).
+        let traceparent = tekton_graph_telemetry::trace::traceparent(&tracing::Span::current());
+        let recorded = self.outbox.record(event, planned, now.timestamp_millis(), traceparent).await?;
         self.metrics.planned(&recorded);
         if let Ok(channels) = self.channels.lock() {
             for channel in &recorded.channels {

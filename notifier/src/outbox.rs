@@ -28,6 +28,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/005_digests.sql"),
     include_str!("migrations/006_chains.sql"),
     include_str!("migrations/007_subscriptions.sql"),
+    include_str!("migrations/008_traces.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +76,8 @@ pub struct Pending {
     pub thread_key: Option<String>,
     /// The thread it replies in, once one was started for its key.
     pub thread_ts: Option<String>,
+    /// The trace of the `notify` span that planned it (W3C `traceparent`), when tracing was on.
+    pub traceparent: Option<String>,
 }
 
 impl Pending {
@@ -176,7 +179,14 @@ impl Outbox {
     }
 
     /// Records an event and its planned deliveries in one transaction.
-    pub async fn record(&self, event: &Incoming, planned: Vec<Planned>, now_ms: i64) -> Result<Recorded> {
+    /// `traceparent`: the trace the deliveries' sends continue (the planning span's), if any.
+    pub async fn record(
+        &self,
+        event: &Incoming,
+        planned: Vec<Planned>,
+        now_ms: i64,
+        traceparent: Option<String>,
+    ) -> Result<Recorded> {
         let event_json = serde_json::to_string(event)?;
         let (event_id, event_type) = (event.id.clone(), event.ty.clone());
         self.with(move |db| {
@@ -207,7 +217,7 @@ impl Outbox {
                     }
                 }
                 if let (Some(digest), false) = (&plan.digest, plan.silenced) {
-                    let joined = collect(&tx, &event_id, &plan, digest, now_ms)?;
+                    let joined = collect(&tx, &event_id, &plan, digest, now_ms, traceparent.as_deref())?;
                     if joined {
                         recorded.grouped += 1;
                     } else {
@@ -221,7 +231,7 @@ impl Outbox {
                 let status = if plan.silenced { "silenced" } else { "pending" };
                 tx.execute(
                     "INSERT OR IGNORE INTO deliveries (event_id, trigger, channel, body, status, attempts, \
-                     next_attempt_at, created_at, thread_key) VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?6, ?7)",
+                     next_attempt_at, created_at, thread_key, traceparent) VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?6, ?7, ?8)",
                     params![
                         event_id,
                         plan.trigger,
@@ -229,7 +239,8 @@ impl Outbox {
                         serde_json::to_string(&plan.body)?,
                         status,
                         now_ms,
-                        plan.thread_key
+                        plan.thread_key,
+                        traceparent
                     ],
                 )?;
                 if plan.silenced {
@@ -252,7 +263,7 @@ impl Outbox {
         let channel = channel.to_string();
         self.with(move |db| {
             let mut statement = db.prepare_cached(
-                "SELECT d.id, d.event_id, d.trigger, d.body, d.attempts, d.thread_key, t.ts FROM deliveries d \
+                "SELECT d.id, d.event_id, d.trigger, d.body, d.attempts, d.thread_key, t.ts, d.traceparent FROM deliveries d \
                  LEFT JOIN threads t ON t.channel = d.channel AND t.key = d.thread_key \
                  WHERE d.channel = ?1 AND d.status = 'pending' AND d.next_attempt_at <= ?2 ORDER BY d.id LIMIT ?3",
             )?;
@@ -265,6 +276,7 @@ impl Outbox {
                     attempts: row.get(4)?,
                     thread_key: row.get(5)?,
                     thread_ts: row.get(6)?,
+                    traceparent: row.get(7)?,
                 })
             })?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
@@ -613,6 +625,7 @@ fn collect(
     plan: &Planned,
     digest: &crate::digest::DigestPlan,
     now_ms: i64,
+    traceparent: Option<&str>,
 ) -> Result<bool> {
     let open: Option<i64> = tx
         .query_row(
@@ -628,9 +641,11 @@ fn collect(
         None => {
             let due = now_ms + digest.window_ms;
             tx.execute(
+                // A digest's send continues the trace of the event that opened it.
                 "INSERT INTO deliveries (event_id, trigger, channel, body, status, attempts, next_attempt_at, \
-                 created_at, thread_key, digest_until) VALUES (?1, ?2, ?3, '{}', 'pending', 0, ?4, ?5, ?6, ?4)",
-                params![event_id, plan.trigger, plan.channel, due, now_ms, plan.thread_key],
+                 created_at, thread_key, digest_until, traceparent) \
+                 VALUES (?1, ?2, ?3, '{}', 'pending', 0, ?4, ?5, ?6, ?4, ?7)",
+                params![event_id, plan.trigger, plan.channel, due, now_ms, plan.thread_key, traceparent],
             )?;
             tx.last_insert_rowid()
         }
@@ -721,11 +736,11 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let outbox = Outbox::open(&dir.path().join("outbox.db")).await.expect("open");
         let plans = || vec![plan("failed", "a", Some("ci/r1"), false), plan("failed", "b", Some("ci/r1"), true)];
-        let first = outbox.record(&event("e1"), plans(), 1000).await.expect("record");
+        let first = outbox.record(&event("e1"), plans(), 1000, None).await.expect("record");
         assert_eq!((first.duplicate, first.queued, first.silenced, first.deduplicated), (false, 1, 1, 0));
-        let again = outbox.record(&event("e1"), plans(), 2000).await.expect("record");
+        let again = outbox.record(&event("e1"), plans(), 2000, None).await.expect("record");
         assert!(again.duplicate);
-        let same_key = outbox.record(&event("e2"), plans(), 3000).await.expect("record");
+        let same_key = outbox.record(&event("e2"), plans(), 3000, None).await.expect("record");
         assert_eq!((same_key.queued, same_key.deduplicated), (0, 2));
         let due = outbox.due("a", 1000, 10).await.expect("due");
         assert_eq!(due.len(), 1);
@@ -757,7 +772,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("outbox.db");
         let outbox = Outbox::open(&path).await.expect("open");
-        outbox.record(&event("e1"), vec![plan("t", "a", None, false)], 1).await.expect("record");
+        outbox.record(&event("e1"), vec![plan("t", "a", None, false)], 1, None).await.expect("record");
         drop(outbox);
         let reopened = Outbox::open(&path).await.expect("reopen");
         assert_eq!(reopened.due("a", 1, 10).await.expect("due").len(), 1);

@@ -114,7 +114,7 @@ impl Worker {
         for group in due.chunks(self.concurrency.max(1)) {
             let outcomes = futures::future::join_all(group.iter().map(|d| async {
                 let started = Instant::now();
-                let outcome = self.sender.send(d).await;
+                let outcome = tracing::Instrument::instrument(self.sender.send(d), self.span(d)).await;
                 (outcome, started.elapsed())
             }))
             .await;
@@ -144,6 +144,16 @@ impl Worker {
             }
         }
         Ok(true)
+    }
+
+    /// One attempt's span, in the trace of the `notify` span that planned the delivery.
+    fn span(&self, delivery: &Pending) -> tracing::Span {
+        let span = tracing::info_span!("deliver", otel.kind = "producer", channel = %self.channel,
+            delivery = delivery.id, attempt = delivery.attempts + 1, event_id = %delivery.event_id);
+        if let Some(traceparent) = &delivery.traceparent {
+            tekton_graph_telemetry::trace::continue_from(&span, traceparent);
+        }
+        span
     }
 
     /// What an attempt's outcome means for the delivery, and how long the whole channel must wait after it (a

@@ -1,15 +1,18 @@
 # shellcheck shell=bash
 # The OpenTelemetry Collector: a minimal build (OTLP receiver, file exporter) from the Go module in
-# scripts/otelcol/, configured from scripts/services/otelcol.yaml.in: OTLP over HTTP on loopback in, spans out as
+# scripts/otelcol/, configured from scripts/services/otelcol.yaml.in: OTLP over HTTP on loopback in (plain, and
+# over TLS with a CA made per `up` on $OTELCOL_TLS_ENDPOINT), spans out as
 # OTLP-JSON lines in $OTELCOL_TRACES_FILE, which the tracing tests read back. Sourced by scripts/services.sh, whose
 # settings and helpers (scripts/services/common.sh) it uses.
 
 OTELCOL_PORT=${OTELCOL_PORT:-14318}
+OTELCOL_TLS_PORT=${OTELCOL_TLS_PORT:-14319}
 OTELCOL_MODULE_DIR="$SCRIPT_DIR/otelcol"
 OTELCOL_RUN="$RUN_DIR/otelcol"
 OTELCOL_PID_FILE="$OTELCOL_RUN/otelcol.pid"
 OTELCOL_TRACES_FILE="$OTELCOL_RUN/traces.jsonl"
 OTELCOL_ENDPOINT="http://127.0.0.1:$OTELCOL_PORT"
+OTELCOL_TLS_ENDPOINT="https://127.0.0.1:$OTELCOL_TLS_PORT"
 
 otelcol_version() { # the collector release that scripts/otelcol/go.mod requires (its otlpreceiver), without the v
   sed -n 's|^[[:space:]]*go\.opentelemetry\.io/collector/receiver/otlpreceiver v\([0-9][0-9.]*\).*|\1|p' \
@@ -77,10 +80,13 @@ otelcol_build() {
   )
 }
 
-# The OTLP/HTTP receiver takes an empty export request (JSON) with 200.
+# Both OTLP/HTTP receivers take an empty export request (JSON) with 200; the TLS one with the CA's certificate.
 otelcol_answers() {
-  [[ $(curl -sS --max-time 5 -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' -d '{}' \
-    "$OTELCOL_ENDPOINT/v1/traces" 2>/dev/null) == 200 ]]
+  local endpoint
+  for endpoint in "$OTELCOL_ENDPOINT" "$OTELCOL_TLS_ENDPOINT"; do
+    [[ $(curl -sS --max-time 5 --cacert "$OTELCOL_RUN/tls/ca.crt" -o /dev/null -w '%{http_code}' -X POST \
+      -H 'Content-Type: application/json' -d '{}' "$endpoint/v1/traces" 2>/dev/null) == 200 ]] || return 1
+  done
 }
 
 otelcol_launch() {
@@ -91,11 +97,14 @@ otelcol_launch() {
 otelcol_start() {
   stop_service otelcol "$OTELCOL_PID_FILE"
   claim_port "$OTELCOL_PORT" otelcol
+  claim_port "$OTELCOL_TLS_PORT" otelcol
   rm -rf "$OTELCOL_RUN"
   mkdir -p "$OTELCOL_RUN/logs"
+  make_tls "$OTELCOL_RUN/tls" "$OTELCOL_RUN/logs/tls.log"
   render "$SUPPORT_DIR/otelcol.yaml.in" "$OTELCOL_RUN/otelcol.yaml" \
-    "OTELCOL_PORT=$OTELCOL_PORT" "OTELCOL_TRACES_FILE=$OTELCOL_TRACES_FILE"
-  log "starting the OpenTelemetry Collector v$OTELCOL_VERSION: OTLP/HTTP on $OTELCOL_ENDPOINT, spans into $OTELCOL_TRACES_FILE"
+    "OTELCOL_PORT=$OTELCOL_PORT" "OTELCOL_TLS_PORT=$OTELCOL_TLS_PORT" "OTELCOL_TLS_DIR=$OTELCOL_RUN/tls" \
+    "OTELCOL_TRACES_FILE=$OTELCOL_TRACES_FILE"
+  log "starting the OpenTelemetry Collector v$OTELCOL_VERSION: OTLP/HTTP on $OTELCOL_ENDPOINT and $OTELCOL_TLS_ENDPOINT, spans into $OTELCOL_TRACES_FILE"
   otelcol_launch
 }
 
@@ -124,6 +133,7 @@ otelcol_restart() { # [--hard]
   [[ -f "$OTELCOL_RUN/otelcol.yaml" ]] || die "no collector config in $OTELCOL_RUN to restart; run: $0 up otelcol"
   stop_service otelcol "$OTELCOL_PID_FILE" "${1:-}"
   claim_port "$OTELCOL_PORT" otelcol
+  claim_port "$OTELCOL_TLS_PORT" otelcol
   otelcol_launch
   otelcol_wait
 }
@@ -135,7 +145,7 @@ otelcol_stop() {
 otelcol_status() { # one line; fails unless the collector answers
   local pid=""
   if pid=$(live_pid "$OTELCOL_PID_FILE" otelcol) && otelcol_answers; then
-    echo "otelcol: up, OTLP/HTTP on $OTELCOL_ENDPOINT, spans in $OTELCOL_TRACES_FILE (pid $pid, version $OTELCOL_VERSION)"
+    echo "otelcol: up, OTLP/HTTP on $OTELCOL_ENDPOINT and $OTELCOL_TLS_ENDPOINT, spans in $OTELCOL_TRACES_FILE (pid $pid, version $OTELCOL_VERSION)"
   elif [[ -n "$pid" ]]; then
     echo "otelcol: running (pid $pid) but not answering on $OTELCOL_ENDPOINT"
     return 1
@@ -147,5 +157,7 @@ otelcol_status() { # one line; fails unless the collector answers
 
 otelcol_env() {
   printf 'export OTELCOL_ENDPOINT=%q\n' "$OTELCOL_ENDPOINT"
+  printf 'export OTELCOL_TLS_ENDPOINT=%q\n' "$OTELCOL_TLS_ENDPOINT"
+  printf 'export OTELCOL_CA_FILE=%q\n' "$OTELCOL_RUN/tls/ca.crt"
   printf 'export OTELCOL_TRACES_FILE=%q\n' "$OTELCOL_TRACES_FILE"
 }

@@ -1,5 +1,6 @@
 //! For tests that scrape a service: check the text with a real parser (Prometheus' `promtool check metrics`,
-//! which also lints names and units), and read one sample.
+//! which also lints names and units), and read one sample. For tests that trace: read back the spans a real
+//! OpenTelemetry Collector's file exporter wrote.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -39,6 +40,50 @@ pub fn sample(text: &str, name: &str, labels: &str) -> Option<f64> {
 /// [`sample`], for a sample that must be there: panics naming it, with the whole text.
 pub fn value(text: &str, name: &str, labels: &str) -> f64 {
     sample(text, name, labels).unwrap_or_else(|| panic!("no sample {name}{{{labels}}} in:\n{text}"))
+}
+
+/// One exported span, as the collector's file exporter writes it (OTLP-JSON, one batch per line).
+#[derive(Debug, Clone)]
+pub struct ExportedSpan {
+    /// The resource's `service.name`.
+    pub service: String,
+    pub name: String,
+    pub trace_id: String,
+    pub span_id: String,
+    /// Empty for a root span.
+    pub parent_span_id: String,
+}
+
+/// Every span in the collector's file `path` so far (none while it does not exist yet).
+pub fn exported_spans(path: &str) -> Vec<ExportedSpan> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut spans = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let Ok(batch) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+        for resource in batch["resourceSpans"].as_array().into_iter().flatten() {
+            let service = resource["resource"]["attributes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|a| a["key"] == "service.name")
+                .and_then(|a| a["value"]["stringValue"].as_str())
+                .unwrap_or("")
+                .to_string();
+            for scope in resource["scopeSpans"].as_array().into_iter().flatten() {
+                for span in scope["spans"].as_array().into_iter().flatten() {
+                    let text = |key: &str| span[key].as_str().unwrap_or("").to_string();
+                    spans.push(ExportedSpan {
+                        service: service.clone(),
+                        name: text("name"),
+                        trace_id: text("traceId"),
+                        span_id: text("spanId"),
+                        parent_span_id: text("parentSpanId"),
+                    });
+                }
+            }
+        }
+    }
+    spans
 }
 
 /// `a="x",b="y"` as sorted pairs; quotes inside values are escaped as `\"`.

@@ -1,7 +1,8 @@
 //! Traces: `tracing` spans exported as OpenTelemetry spans over OTLP (HTTP, protobuf) when the standard
 //! `OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` is set, off otherwise; the other standard
 //! variables apply (`OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_EXPORTER_OTLP_HEADERS`,
-//! `OTEL_EXPORTER_OTLP_TIMEOUT`, `OTEL_TRACES_SAMPLER`, `OTEL_BSP_*`, `OTEL_SDK_DISABLED`).
+//! `OTEL_EXPORTER_OTLP_TIMEOUT`, `OTEL_TRACES_SAMPLER`, `OTEL_BSP_*`, `OTEL_SDK_DISABLED`). An `https://` endpoint
+//! is verified against the system's roots, or against the PEM CA in `OTEL_EXPORTER_OTLP_(TRACES_)CERTIFICATE`.
 //!
 //! Between processes the context travels as a W3C `traceparent`: in a CloudEvent's `traceparent` extension (the
 //! CloudEvents distributed-tracing extension) and in the transport's headers. [`traceparent`] reads a span's,
@@ -67,8 +68,10 @@ pub fn link_to(span: &tracing::Span, traceparent: &str) {
 pub enum TraceError {
     #[error("{0}: only `http/protobuf` is supported (OTLP over HTTP, e.g. port 4318)")]
     Protocol(String),
-    #[error("{0}: only http:// endpoints are supported (a collector on the host or in the cluster)")]
+    #[error("{0}: the endpoint must be an http:// or https:// URL")]
     Scheme(String),
+    #[error("{name} {path}: {reason}")]
+    Certificate { name: &'static str, path: String, reason: String },
     #[error("OTEL_EXPORTER_OTLP_TIMEOUT `{0}` is not a number of milliseconds")]
     Timeout(String),
     #[error("tracing needs a Tokio runtime to send spans from")]
@@ -100,7 +103,7 @@ pub(crate) fn provider(service: &str) -> Result<Option<SdkTracerProvider>, Trace
             return Err(TraceError::Protocol(format!("{name}={protocol}")));
         }
     }
-    if !endpoint.starts_with("http://") {
+    if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
         return Err(TraceError::Scheme(endpoint));
     }
     let timeout = match env("OTEL_EXPORTER_OTLP_TIMEOUT") {
@@ -108,8 +111,10 @@ pub(crate) fn provider(service: &str) -> Result<Option<SdkTracerProvider>, Trace
         None => Duration::from_secs(10),
     };
     let handle = tokio::runtime::Handle::try_current().map_err(|_| TraceError::NoRuntime)?;
-    let client =
-        OnRuntime { client: opentelemetry_http::hyper::HyperClient::with_default_connector(timeout, None), handle };
+    let ca = ["OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", "OTEL_EXPORTER_OTLP_CERTIFICATE"]
+        .into_iter()
+        .find_map(|name| env(name).map(|path| (name, path)));
+    let client = OnRuntime { client: http_client(timeout, ca)?, handle };
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_http()
         .with_http_client(client)
@@ -122,6 +127,24 @@ pub(crate) fn provider(service: &str) -> Result<Option<SdkTracerProvider>, Trace
     Ok(Some(SdkTracerProvider::builder().with_batch_exporter(exporter).with_resource(resource.build()).build()))
 }
 
+/// The exporter's HTTP client: the workspace's reqwest (rustls), trusting the CA in the PEM file `ca` (the variable
+/// that named it, and the path) when there is one.
+fn http_client(timeout: Duration, ca: Option<(&'static str, String)>) -> Result<reqwest::Client, TraceError> {
+    let mut builder = reqwest::Client::builder().timeout(timeout);
+    if let Some((name, path)) = ca {
+        let problem = |reason: String| TraceError::Certificate { name, path: path.clone(), reason };
+        let pem = std::fs::read(&path).map_err(|e| problem(e.to_string()))?;
+        let certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| problem(e.to_string()))?;
+        if certificates.is_empty() {
+            return Err(problem("holds no PEM certificate".into()));
+        }
+        for certificate in certificates {
+            builder = builder.add_root_certificate(certificate);
+        }
+    }
+    builder.build().map_err(|e| TraceError::Exporter(e.to_string()))
+}
+
 /// The tracing layer over `provider`.
 pub(crate) fn layer<S>(provider: &SdkTracerProvider, service: &str) -> impl tracing_subscriber::Layer<S>
 where
@@ -130,11 +153,14 @@ where
     tracing_opentelemetry::layer().with_tracer(provider.tracer(service.to_string()))
 }
 
-/// Hyper, with every request run on the service's Tokio runtime: the batch span processor sends from a thread of
-/// its own, where Hyper's connections could not run.
+/// A collector's answer is read up to this size (it is a small protobuf message).
+const MAX_RESPONSE_BYTES: usize = 1 << 20;
+
+/// reqwest, with every request run on the service's Tokio runtime: the batch span processor sends from a thread
+/// of its own, where the client's connections could not run.
 #[derive(Debug)]
 struct OnRuntime {
-    client: opentelemetry_http::hyper::HyperClient,
+    client: reqwest::Client,
     handle: tokio::runtime::Handle,
 }
 
@@ -142,8 +168,23 @@ struct OnRuntime {
 impl HttpClient for OnRuntime {
     async fn send_bytes(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
         let client = self.client.clone();
-        self.handle.spawn(async move { client.send_bytes(request).await }).await?
+        self.handle.spawn(async move { send(&client, request).await }).await?
     }
+}
+
+async fn send(client: &reqwest::Client, request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
+    let mut response = client.execute(request.try_into()?).await?;
+    let (status, headers) = (response.status(), std::mem::take(response.headers_mut()));
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            return Err(format!("the collector answered more than {MAX_RESPONSE_BYTES} bytes").into());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let mut answer = Response::builder().status(status).body(Bytes::from(body))?;
+    *answer.headers_mut() = headers;
+    Ok(answer)
 }
 
 #[cfg(test)]
@@ -160,5 +201,19 @@ mod tests {
         }
         // Without an OpenTelemetry layer a span has no context: nothing to propagate.
         assert_eq!(traceparent(&tracing::info_span!("off")), None);
+    }
+
+    #[test]
+    fn a_ca_file_that_cannot_be_used_is_named_with_its_reason() {
+        let name = "OTEL_EXPORTER_OTLP_CERTIFICATE";
+        let error = http_client(Duration::from_secs(1), Some((name, "/nonexistent/ca.crt".into()))).unwrap_err();
+        let text = error.to_string();
+        assert!(text.starts_with("OTEL_EXPORTER_OTLP_CERTIFICATE /nonexistent/ca.crt: "), "{text}");
+        let dir = std::env::temp_dir().join(format!("otlp-ca-{}", std::process::id()));
+        std::fs::write(&dir, "not a certificate").unwrap();
+        let error = http_client(Duration::from_secs(1), Some((name, dir.display().to_string()))).unwrap_err();
+        std::fs::remove_file(&dir).unwrap();
+        assert!(error.to_string().ends_with("holds no PEM certificate"), "{error}");
+        assert!(http_client(Duration::from_secs(1), None).is_ok());
     }
 }

@@ -1,6 +1,8 @@
 //! `--sink http(s)://…`: POSTs batches of structured CloudEvents as one JSON array
 //! (`application/cloudevents-batch+json`). Connection errors, timeouts, 429 and 5xx are retried with exponential
 //! backoff; any other non-2xx response fails the batch with the status and the body, which names the reason.
+//! When tracing is on, each batch is a `send batch` span linked to every event's trace, and its request carries
+//! that span's `traceparent` (each event keeps its own in its extension).
 
 use std::time::Duration;
 
@@ -61,9 +63,15 @@ impl HttpSink {
         }
         let batch = std::mem::take(&mut self.buffer);
         let body = serde_json::to_vec(&batch).map_err(SinkError::Encode)?;
+        let span = tracing::info_span!("send batch", otel.kind = "producer", events = batch.len());
+        for traceparent in batch.iter().filter_map(|event| event.extension("traceparent")) {
+            tekton_graph_telemetry::trace::link_to(&span, &traceparent.to_string());
+        }
+        let traceparent = tekton_graph_telemetry::trace::traceparent(&span);
         let mut retry = 0;
         loop {
-            match self.attempt(&body, batch.len()).await {
+            let attempt = self.attempt(&body, batch.len(), traceparent.as_deref());
+            match tracing::Instrument::instrument(attempt, span.clone()).await {
                 Attempt::Delivered => return Ok(batch.len()),
                 Attempt::Transient(error) if retry < self.options.retries => {
                     let delay = backoff(retry);
@@ -76,9 +84,12 @@ impl HttpSink {
         }
     }
 
-    async fn attempt(&self, body: &[u8], events: usize) -> Attempt {
+    async fn attempt(&self, body: &[u8], events: usize, traceparent: Option<&str>) -> Attempt {
         let mut request =
             self.client.post(self.options.url.clone()).header(CONTENT_TYPE, BATCH_CONTENT_TYPE).body(body.to_vec());
+        if let Some(traceparent) = traceparent {
+            request = request.header("traceparent", traceparent);
+        }
         if let Some(token) = &self.options.token {
             request = request.header(AUTHORIZATION, format!("Bearer {token}"));
         }

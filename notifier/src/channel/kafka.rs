@@ -1,6 +1,6 @@
 //! A Kafka topic: one message per delivery, the rendered JSON body as the value, the event id as the key (the
 //! deliveries of one event keep their order), `content-type: application/json` and `idempotency-key` headers (the
-//! same for every attempt: a consumer drops the repeat a crash may cause). The producer is idempotent with
+//! same for every attempt: a consumer drops the repeat a crash may cause), and `traceparent` when tracing is on. The producer is idempotent with
 //! `acks=all`; librdkafka retries within `message.timeout.ms` (the delivery timeout) before an attempt fails.
 
 use std::time::Duration;
@@ -46,9 +46,14 @@ impl KafkaSender {
 
     pub async fn send(&self, delivery: &Pending) -> Outcome {
         let key = delivery.idempotency_key();
-        let headers = OwnedHeaders::new()
+        let mut headers = OwnedHeaders::new()
             .insert(Header { key: "content-type", value: Some("application/json") })
             .insert(Header { key: "idempotency-key", value: Some(&key) });
+        // The trace to continue: the `deliver` span's.
+        let traceparent = tekton_graph_telemetry::trace::traceparent(&tracing::Span::current());
+        if let Some(traceparent) = &traceparent {
+            headers = headers.insert(Header { key: "traceparent", value: Some(traceparent) });
+        }
         let record = FutureRecord::to(&self.topic).key(&delivery.event_id).payload(&delivery.body).headers(headers);
         match self.producer.send(record, Timeout::After(self.timeout)).await {
             Ok(delivered) => Outcome::Sent {
