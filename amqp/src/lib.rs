@@ -13,7 +13,7 @@ pub mod testing;
 pub use endpoint::Endpoint;
 pub use publisher::{Outgoing, PublishError, Publisher, PublisherConfig};
 pub use source::{AmqpSource, AmqpSourceConfig, AmqpSourceSnapshot, AmqpSourceStats};
-pub use tekton_graph_source::{Handler, Shutdown, ShutdownTrigger, SourceError};
+pub use tekton_graph_source::{ApplyError, Handler, Shutdown, ShutdownTrigger, SourceError};
 
 /// The exchange the harvester publishes facts to and graph-service's queue is bound to, unless a URL says otherwise.
 pub const FACTS_EXCHANGE: &str = "tekton-graph.facts";

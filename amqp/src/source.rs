@@ -13,7 +13,10 @@
 //!    of ours uses ([`crate::binding::headers`]);
 //! 2. a message it cannot decode is published to the dead-letter exchange — body, properties and headers plus
 //!    `x-tekton-graph-reason` and `x-tekton-graph-queue` — and its confirm awaited;
-//! 3. the decoded items go to one [`Handler::apply`], retried with exponential backoff while it fails;
+//! 3. the decoded items go to one [`Handler::apply`], retried with exponential backoff while it fails
+//!    transiently; when the handler refuses the batch for good, it is split ([`tekton_graph_source::isolate`])
+//!    until the messages refused alone are found, and those are dead-lettered as in 2 with the handler's reason
+//!    (`the store refused it: …`), the rest applied;
 //! 4. only then is the batch acknowledged, with one `basic.ack` of its last delivery tag with `multiple`.
 //!
 //! Delivery is therefore at least once: after a crash or a broken connection the unacknowledged messages come
@@ -21,6 +24,7 @@
 //! consumer) is dead-lettered by the broker itself once it was delivered `delivery_limit` times. A broken
 //! connection is opened again with backoff; the batch in hand is dropped, as the broker redelivers it.
 
+use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
@@ -34,7 +38,7 @@ use lapin::options::{
 use lapin::protocol::{AMQPErrorKind, AMQPSoftError};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{Channel, Confirmation, Connection, Consumer, ExchangeKind};
-use tekton_graph_source::{Handler, Shutdown, SourceError};
+use tekton_graph_source::{ApplyError, Handler, Shutdown, SourceError, isolate};
 use tokio::time::Instant;
 
 use crate::endpoint::Endpoint;
@@ -425,22 +429,29 @@ impl AmqpSource {
         shutdown: &Shutdown,
     ) -> Result<(), Ended> {
         let mut items = Vec::with_capacity(batch.len());
+        // The decoded deliveries: which delivery, and its items.
+        let mut decoded: Vec<(&Delivery, Range<usize>)> = Vec::with_capacity(batch.len());
         for delivery in batch {
             let headers = crate::binding::headers(&delivery.properties);
             let borrowed: Vec<(&str, &[u8])> = headers.iter().map(|(k, v)| (k.as_str(), v.as_slice())).collect();
             match handler.decode(&borrowed, &delivery.data) {
-                Ok(decoded) => items.extend(decoded),
-                Err(reason) => {
-                    tracing::warn!(
-                        queue = %self.config.queue, delivery_tag = delivery.delivery_tag, %reason,
-                        dlx = %self.config.dlx, "dead-lettering message"
-                    );
-                    self.dead_letter(&session.dlx_channel, delivery, &reason).await?;
+                Ok(more) if more.is_empty() => {}
+                Ok(more) => {
+                    let start = items.len();
+                    items.extend(more);
+                    decoded.push((delivery, start..items.len()));
                 }
+                Err(reason) => self.dead_letter(&session.dlx_channel, delivery, &reason).await?,
             }
         }
-        if !items.is_empty() {
-            self.apply(&items, handler, shutdown).await?;
+        let refused = isolate(decoded.len(), |deliveries: Range<usize>| {
+            let taken = decoded[deliveries.start].1.start..decoded[deliveries.end - 1].1.end;
+            self.apply(&items[taken], handler, shutdown)
+        })
+        .await?;
+        for (index, reason) in refused {
+            let reason = format!("the store refused it: {reason}");
+            self.dead_letter(&session.dlx_channel, decoded[index].0, &reason).await?;
         }
         let Some(last) = batch.last() else { return Ok(()) };
         session
@@ -465,6 +476,10 @@ impl AmqpSource {
 
     /// Publishes one message to the dead-letter exchange and waits for the broker's confirm.
     async fn dead_letter(&self, channel: &Channel, delivery: &Delivery, reason: &str) -> Result<(), Ended> {
+        tracing::warn!(
+            queue = %self.config.queue, delivery_tag = delivery.delivery_tag, %reason,
+            dlx = %self.config.dlx, "dead-lettering message"
+        );
         let mut headers = delivery.properties.headers().clone().unwrap_or_default();
         // Header values are long strings of at most 4 GiB; the reason is short, but bound it anyway.
         let reason: String = reason.chars().take(4096).collect();
@@ -495,7 +510,14 @@ impl AmqpSource {
     }
 
     /// Applies the items, retrying with backoff while the handler fails.
-    async fn apply<H: Handler>(&self, items: &[H::Item], handler: &H, shutdown: &Shutdown) -> Result<(), Ended> {
+    /// Applies the items, retrying with backoff while the handler fails transiently; `Ok(Err(reason))` when it
+    /// refused them for good.
+    async fn apply<H: Handler>(
+        &self,
+        items: &[H::Item],
+        handler: &H,
+        shutdown: &Shutdown,
+    ) -> Result<Result<(), String>, Ended> {
         let mut attempt = 0;
         loop {
             // Shutdown does not wait for an apply that hangs: the batch is left unacknowledged, and the broker
@@ -508,9 +530,14 @@ impl AmqpSource {
             match applied {
                 Ok(()) => {
                     self.stats.applied.fetch_add(items.len() as u64, Ordering::Relaxed);
-                    return Ok(());
+                    return Ok(Ok(()));
                 }
-                Err(error) => {
+                Err(ApplyError::Permanent(reason)) => {
+                    self.stats.store_failures.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(%reason, items = items.len(), "the handler refused a RabbitMQ batch; splitting it");
+                    return Ok(Err(reason));
+                }
+                Err(ApplyError::Transient(error)) => {
                     self.stats.store_failures.fetch_add(1, Ordering::Relaxed);
                     let delay = self.config.backoff(attempt);
                     tracing::error!(%error, items = items.len(), ?delay, "applying a RabbitMQ batch failed; retrying");

@@ -9,7 +9,9 @@ use std::time::Duration;
 use lapin::BasicProperties;
 use lapin::types::AMQPValue;
 use tekton_graph_amqp::testing::{broker_url, depth, drain, fresh_name, publish};
-use tekton_graph_amqp::{AmqpSource, AmqpSourceConfig, Handler, Outgoing, Publisher, PublisherConfig, Shutdown};
+use tekton_graph_amqp::{
+    AmqpSource, AmqpSourceConfig, ApplyError, Handler, Outgoing, Publisher, PublisherConfig, Shutdown,
+};
 
 const WITHIN: Duration = Duration::from_secs(60);
 
@@ -30,7 +32,7 @@ impl Handler for Hangs {
     fn decode(&self, _: &[(&str, &[u8])], _: &[u8]) -> Result<Vec<()>, String> {
         Ok(vec![()])
     }
-    async fn apply(&self, _: &[()]) -> Result<(), String> {
+    async fn apply(&self, _: &[()]) -> Result<(), ApplyError> {
         self.0.fetch_add(1, Ordering::SeqCst);
         std::future::pending().await
     }
@@ -44,7 +46,7 @@ impl Handler for Counts {
     fn decode(&self, _: &[(&str, &[u8])], _: &[u8]) -> Result<Vec<()>, String> {
         Ok(vec![()])
     }
-    async fn apply(&self, items: &[()]) -> Result<(), String> {
+    async fn apply(&self, items: &[()]) -> Result<(), ApplyError> {
         self.0.fetch_add(items.len(), Ordering::SeqCst);
         Ok(())
     }

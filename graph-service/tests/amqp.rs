@@ -23,6 +23,7 @@ use graph_service::store::neo4j::Neo4jStore;
 use lapin::BasicProperties;
 use lapin::types::{AMQPValue, FieldTable};
 use support::crash::{assert_equal_to_clean_load, clean_load, generated_facts, kill_9_rounds, services, wait_for_runs};
+use support::faulty::FlakyStore;
 use tekton_graph_amqp::testing::{broker_url, depth, drain, fresh_name, publish};
 use tekton_graph_amqp::{Outgoing, Publisher, PublisherConfig};
 use tekton_graph_schema::envelope::to_cloudevent;
@@ -215,6 +216,45 @@ async fn junk_is_dead_lettered_with_its_reason_and_the_rest_applied() {
     let reason = header(&unversioned.properties, tekton_graph_amqp::source::REASON_HEADER).expect("a reason header");
     assert!(reason.contains("specversion"), "{reason}");
     assert_eq!(unversioned.properties.content_type().as_ref().map(|c| c.as_str()), Some("application/json"));
+    tekton_graph_amqp::testing::delete(&[&queue, &config.dlq()], &[&exchange, &config.dlx]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fact_the_store_refuses_is_dead_lettered_and_the_rest_of_its_batch_goes_in() {
+    let (queue, exchange) = (fresh_name("facts-poison"), fresh_name("facts-poison-x"));
+    let mut config = source_config(&queue, &exchange);
+    config.batch_size = 100;
+    declare(&config).await;
+    let facts = generated_facts(4);
+    let refused = [facts[3].name.clone(), facts[facts.len() - 2].name.clone()];
+    let publisher = publisher(&exchange);
+    publish_facts(&publisher, &facts).await;
+    publisher.close().await;
+    let refused_facts = facts.iter().filter(|f| refused.contains(&f.name)).count();
+    let good = facts.len() - refused_facts;
+
+    let store = Arc::new(FlakyStore::refusing(&[refused[0].as_str(), refused[1].as_str()]));
+    let running = RunningSource::start(&config, store.clone());
+    wait_until("the good facts applied, the refused dead-lettered, the queue seen empty", || async {
+        let stats = running.stats.snapshot();
+        stats.applied >= good as u64 && stats.dead_lettered >= refused_facts as u64 && stats.lag == Some(0)
+    })
+    .await;
+    let stats = running.stats.snapshot();
+    running.stop().await;
+    assert_eq!((stats.applied, stats.dead_lettered), (good as u64, refused_facts as u64), "{stats:?}");
+    assert_eq!(store.facts_applied.load(std::sync::atomic::Ordering::SeqCst), good, "each good fact went in once");
+    assert_eq!(depth(&queue).await, 0, "refused and applied alike are acknowledged");
+    let dead = drain(&config.dlq(), refused_facts, TEST_TIMEOUT).await;
+    assert_eq!(dead.len(), refused_facts, "{} in {}", refused_facts, config.dlq());
+    for message in &dead {
+        let event: serde_json::Value = serde_json::from_slice(&message.data).expect("the event");
+        let name = event["data"]["name"].as_str().expect("a run name");
+        assert!(refused.iter().any(|r| r == name), "{name} was not refused");
+        let reason = header(&message.properties, tekton_graph_amqp::source::REASON_HEADER).expect("a reason header");
+        assert!(reason.starts_with("the store refused it: the store refuses the write: run `"), "{reason}");
+        assert!(reason.contains("cannot be written"), "{reason}");
+    }
     tekton_graph_amqp::testing::delete(&[&queue, &config.dlq()], &[&exchange, &config.dlx]).await;
 }
 

@@ -396,6 +396,28 @@ async fn order_duplicates_and_stale_observations_do_not_change_the_graph() {
     }
 }
 
+/// The store itself joins a run's CDEvent observations, whichever call brings them (as two replicas would, each
+/// with one event): nothing one call wrote is lost, in either order, and a repeat adds nothing.
+#[tokio::test]
+async fn cdevent_observations_of_one_run_are_joined_by_the_store_across_calls() {
+    let started = support::cdevent_fact("cdevent-v0.4.1-pipelinerun-started.json");
+    let finished = support::cdevent_fact("cdevent-v0.4.1-pipelinerun-finished-failure.json");
+    assert!(started.status.start_time.is_some() && finished.status.outcome == Outcome::Failed);
+    let joined = tekton_graph_schema::merge::merge_observations(&started, &finished);
+    for (first, second) in [(&started, &finished), (&finished, &started)] {
+        for engine in engines(ProjectionConfig::default()).await {
+            for fact in [first, second] {
+                let stats = engine.store.apply(std::slice::from_ref(fact)).await.expect("apply");
+                assert_eq!((stats.applied, stats.ignored), (1, 0), "{}: each event adds to the run", engine.name);
+            }
+            let repeat = engine.store.apply(std::slice::from_ref(first)).await.expect("apply");
+            assert_eq!((repeat.applied, repeat.ignored), (0, 1), "{}: a repeat", engine.name);
+            let stored = engine.store.facts(&[started.key()]).await.expect("facts").remove(0);
+            assert_eq!(stored.as_ref(), Some(&joined), "{}: the join of both events", engine.name);
+        }
+    }
+}
+
 #[tokio::test]
 async fn an_older_observation_never_overwrites_a_newer_one() {
     let facts = seed_facts();

@@ -1,23 +1,22 @@
 //! The Kafka source against a real broker (`scripts/services.sh up`, then `eval "$(scripts/services.sh env)"`):
-//! dead-lettering, at-least-once delivery with a failing store, and two instances sharing a consumer group.
+//! dead-lettering, at-least-once delivery with a failing store, the facts a store refuses found in their batch and
+//! dead-lettered, and two instances sharing a consumer group.
 //! Every test uses its own topics and group (random suffix), created with 3 partitions, and is bounded in time.
+
+mod support;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use graph_service::ingest::Ingestor;
 use graph_service::metrics::ServiceMetrics;
-use graph_service::model::{Edge, EdgeKind, NodeId, NodeKind, ProjectionConfig};
+use graph_service::model::ProjectionConfig;
 use graph_service::source::kafka::{KafkaSource, KafkaSourceConfig, KafkaSourceStats};
 use graph_service::source::{Shutdown, ShutdownTrigger, SourceContext, SourceError};
+use graph_service::store::GraphStore;
 use graph_service::store::embedded::EmbeddedStore;
-use graph_service::store::{
-    ApplyStats, GraphStore, Neighbour, PipelinePlace, Result as StoreResult, RunCounts, RunFilter, RunPage,
-    RunPosition, StoreCounts, StoreError, SummaryRow, Visibility,
-};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
@@ -25,6 +24,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders, OwnedMessage};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use support::faulty::FlakyStore;
 use tekton_graph_schema::envelope::{STRUCTURED_CONTENT_TYPE, partition_key, to_cloudevent};
 use tekton_graph_schema::{RunFact, RunKey, RunKind};
 use tekton_graph_telemetry::testing::{promtool_check, value};
@@ -150,12 +150,13 @@ async fn committed(topic: &str, group: &str) -> Vec<Option<i64>> {
             .set("group.id", &group)
             .create()
             .expect("consumer");
+        let partitions = partition_count(&consumer, &topic);
         let mut list = TopicPartitionList::new();
-        for partition in 0..PARTITIONS {
+        for partition in 0..partitions {
             list.add_partition(&topic, partition);
         }
         let offsets = consumer.committed_offsets(list, Duration::from_secs(10)).expect("committed offsets");
-        (0..PARTITIONS)
+        (0..partitions)
             .map(|p| match offsets.find_partition(&topic, p).map(|e| e.offset()) {
                 Some(Offset::Offset(o)) => Some(o),
                 _ => None,
@@ -166,13 +167,20 @@ async fn committed(topic: &str, group: &str) -> Vec<Option<i64>> {
     .unwrap()
 }
 
+/// How many partitions `topic` has.
+fn partition_count(consumer: &BaseConsumer, topic: &str) -> i32 {
+    let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10)).expect("metadata");
+    let partitions = metadata.topics().first().map(|t| t.partitions().len()).expect("the topic's metadata");
+    i32::try_from(partitions).expect("a partition count")
+}
+
 /// The end offset (high watermark) of every partition.
 async fn end_offsets(topic: &str) -> Vec<i64> {
     let topic = topic.to_string();
     tokio::task::spawn_blocking(move || {
         let consumer: BaseConsumer =
             ClientConfig::new().set("bootstrap.servers", bootstrap()).create().expect("consumer");
-        (0..PARTITIONS)
+        (0..partition_count(&consumer, &topic))
             .map(|p| consumer.fetch_watermarks(&topic, p, Duration::from_secs(10)).expect("watermarks").1)
             .collect()
     })
@@ -337,72 +345,60 @@ async fn bad_messages_go_to_the_dead_letter_topic_and_are_committed_past() {
     }
 }
 
-/// Delegates to an in-memory store, failing the first `fail_first` applies.
-struct FlakyStore {
-    inner: EmbeddedStore,
-    fail_first: usize,
-    calls: AtomicUsize,
-    facts_applied: AtomicUsize,
-}
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fact_the_store_refuses_is_dead_lettered_and_the_rest_of_its_batch_goes_in() {
+    let topic = unique("facts-poison-test");
+    let group = unique("group");
+    let mut config = source_config(&topic, &group);
+    // One partition and one batch: the poison facts sit among good ones, and block everything behind them unless
+    // the source finds them.
+    config.batch_size = 500;
+    config.batch_wait = Duration::from_secs(2);
+    create_topic(&topic, 1).await;
+    create_topic(&config.dlq_topic, 1).await;
+    let facts = distinct_runs(40);
+    let producer = producer();
+    for fact in &facts {
+        produce_fact(&producer, &topic, fact).await;
+    }
 
-impl FlakyStore {
-    fn new(fail_first: usize) -> Self {
-        FlakyStore {
-            inner: EmbeddedStore::in_memory(ProjectionConfig::default()),
-            fail_first,
-            calls: AtomicUsize::new(0),
-            facts_applied: AtomicUsize::new(0),
-        }
-    }
-}
+    let store = Arc::new(FlakyStore::refusing(&["kafka-run-7", "kafka-run-31"]));
+    let running = RunningSource::start(&config, store.clone());
+    wait_until("38 facts applied, 2 dead-lettered, all committed", || async {
+        let stats = running.stats.snapshot();
+        stats.applied >= 38 && stats.dead_lettered >= 2 && all_committed(&topic, &group).await
+    })
+    .await;
+    let stats = running.stats.snapshot();
+    running.stop().await;
 
-#[async_trait]
-impl GraphStore for FlakyStore {
-    async fn apply(&self, facts: &[RunFact]) -> StoreResult<ApplyStats> {
-        if self.calls.fetch_add(1, Ordering::SeqCst) < self.fail_first {
-            return Err(StoreError::Engine("injected failure".into()));
-        }
-        let stats = self.inner.apply(facts).await?;
-        self.facts_applied.fetch_add(facts.len(), Ordering::SeqCst);
-        Ok(stats)
-    }
-    async fn facts(&self, keys: &[RunKey]) -> StoreResult<Vec<Option<RunFact>>> {
-        self.inner.facts(keys).await
-    }
-    async fn edges(&self, nodes: &[NodeId], kinds: Option<&[EdgeKind]>) -> StoreResult<Vec<Edge>> {
-        self.inner.edges(nodes, kinds).await
-    }
-    async fn pipeline_runs(
-        &self,
-        filter: &RunFilter,
-        after: Option<&RunPosition>,
-        first: usize,
-    ) -> StoreResult<RunPage> {
-        self.inner.pipeline_runs(filter, after, first).await
-    }
-    async fn existing(&self, nodes: &[NodeId]) -> StoreResult<BTreeSet<NodeId>> {
-        self.inner.existing(nodes).await
-    }
-    async fn counts(&self) -> StoreResult<StoreCounts> {
-        self.inner.counts().await
-    }
-    async fn neighbours(
-        &self,
-        places: &[PipelinePlace],
-        which: Neighbour,
-        visible: Option<&Visibility>,
-    ) -> StoreResult<Vec<Option<RunKey>>> {
-        self.inner.neighbours(places, which, visible).await
-    }
-    async fn run_counts(&self, visible: &Visibility) -> StoreResult<RunCounts> {
-        self.inner.run_counts(visible).await
-    }
-    async fn run_summary(&self, filter: &RunFilter) -> StoreResult<Vec<SummaryRow>> {
-        self.inner.run_summary(filter).await
-    }
-    async fn nodes(&self, kind: NodeKind, after: Option<&NodeId>, first: usize) -> StoreResult<Vec<NodeId>> {
-        self.inner.nodes(kind, after, first).await
-    }
+    assert_eq!((stats.applied, stats.dead_lettered), (38, 2), "{stats:?}");
+    assert_eq!(store.facts_applied.load(Ordering::SeqCst), 38, "each good fact went in once");
+    assert_eq!(runs(store.as_ref()).await, 38);
+    let calls = store.calls.load(Ordering::SeqCst);
+    assert!(calls <= 1 + 4 * 6, "two refused of 40 found in {calls} applies, not one per fact");
+    let dead = read_all(&config.dlq_topic, 2).await;
+    let mut refused: Vec<(String, String)> = dead
+        .iter()
+        .map(|m| {
+            let event: serde_json::Value = serde_json::from_slice(m.payload().expect("payload")).expect("the event");
+            (event["data"]["name"].as_str().expect("name").to_string(), header(m, "dlq-reason").expect("reason").into())
+        })
+        .collect();
+    refused.sort();
+    assert_eq!(
+        refused,
+        vec![
+            (
+                "kafka-run-31".to_string(),
+                "the store refused it: the store refuses the write: run `kafka-run-31` cannot be written".to_string()
+            ),
+            (
+                "kafka-run-7".to_string(),
+                "the store refused it: the store refuses the write: run `kafka-run-7` cannot be written".to_string()
+            ),
+        ]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

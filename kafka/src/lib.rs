@@ -11,4 +11,4 @@ pub mod testing;
 pub use binding::cloudevent;
 pub use source::{KafkaSource, KafkaSourceConfig, KafkaSourceSnapshot, KafkaSourceStats};
 pub use tekton_graph_schema::kafka::KafkaOption;
-pub use tekton_graph_source::{Handler, Shutdown, ShutdownTrigger, SourceError};
+pub use tekton_graph_source::{ApplyError, Handler, Shutdown, ShutdownTrigger, SourceError};

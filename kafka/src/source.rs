@@ -7,8 +7,10 @@
 //! 2. a message it cannot decode is produced to the dead-letter topic — original key, payload and headers plus
 //!    `dlq-reason`, `dlq-topic`, `dlq-partition`, `dlq-offset` — and its delivery awaited (retried until it
 //!    succeeds); it never stops the consumer;
-//! 3. the decoded items go to one [`Handler::apply`], retried with exponential backoff while it fails — the batch
-//!    is neither dropped nor committed meanwhile;
+//! 3. the decoded items go to one [`Handler::apply`], retried with exponential backoff while it fails transiently
+//!    — the batch is neither dropped nor committed meanwhile; when the handler refuses the batch for good, it is
+//!    split ([`tekton_graph_source::isolate`]) until the messages refused alone are found, and those are
+//!    dead-lettered as in 2 with the handler's reason (`the store refused it: …`), the rest applied;
 //! 4. only then are the batch's offsets committed (synchronously).
 //!
 //! Delivery is therefore at least once: after a crash, a failed commit or a rebalance the uncommitted messages come
@@ -17,6 +19,7 @@
 //! to handle: it reconnects by itself; we log and keep going.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -32,6 +35,7 @@ use rdkafka::util::Timeout;
 use tokio::time::Instant;
 
 use crate::{Handler, Shutdown, SourceError};
+use tekton_graph_source::{ApplyError, isolate};
 
 /// Consumer settings the source relies on; `--kafka-option` cannot change them.
 const ENFORCED_CONSUMER: &[&str] = &["bootstrap.servers", "group.id", "enable.auto.commit"];
@@ -334,6 +338,8 @@ impl KafkaSource {
     /// Dead-letters, applies and commits one batch. False when shutdown interrupted it (nothing committed).
     async fn process<H: Handler>(&self, batch: &[OwnedMessage], handler: &H, shutdown: &Shutdown) -> bool {
         let mut items = Vec::with_capacity(batch.len());
+        // The decoded messages: which message, and its items.
+        let mut decoded: Vec<(&OwnedMessage, Range<usize>)> = Vec::with_capacity(batch.len());
         let mut next_offsets: BTreeMap<(&str, i32), i64> = BTreeMap::new();
         for message in batch {
             let next = next_offsets.entry((message.topic(), message.partition())).or_default();
@@ -343,20 +349,29 @@ impl KafkaSource {
                 .map(|h| h.iter().map(|h| (h.key, h.value.unwrap_or_default())).collect())
                 .unwrap_or_default();
             match handler.decode(&headers, message.payload().unwrap_or_default()) {
-                Ok(decoded) => items.extend(decoded),
+                Ok(more) if more.is_empty() => {}
+                Ok(more) => {
+                    let start = items.len();
+                    items.extend(more);
+                    decoded.push((message, start..items.len()));
+                }
                 Err(reason) => {
-                    tracing::warn!(
-                        topic = message.topic(), partition = message.partition(), offset = message.offset(),
-                        %reason, dlq = %self.config.dlq_topic, "dead-lettering message"
-                    );
                     if !self.dead_letter(message, &reason, shutdown).await {
                         return false;
                     }
                 }
             }
         }
-        if !items.is_empty() && !self.apply(&items, handler, shutdown).await {
-            return false;
+        let refused = isolate(decoded.len(), |messages: Range<usize>| {
+            let taken = decoded[messages.start].1.start..decoded[messages.end - 1].1.end;
+            self.apply(&items[taken], handler, shutdown)
+        })
+        .await;
+        let Ok(refused) = refused else { return false };
+        for (index, reason) in refused {
+            if !self.dead_letter(decoded[index].0, &format!("the store refused it: {reason}"), shutdown).await {
+                return false;
+            }
         }
         self.commit(next_offsets).await;
         true
@@ -364,6 +379,10 @@ impl KafkaSource {
 
     /// Produces one message to the dead-letter topic and waits for its delivery, retrying until it succeeds.
     async fn dead_letter(&self, message: &OwnedMessage, reason: &str, shutdown: &Shutdown) -> bool {
+        tracing::warn!(
+            topic = message.topic(), partition = message.partition(), offset = message.offset(),
+            %reason, dlq = %self.config.dlq_topic, "dead-lettering message"
+        );
         let partition = message.partition().to_string();
         let offset = message.offset().to_string();
         let mut attempt = 0;
@@ -406,21 +425,32 @@ impl KafkaSource {
         }
     }
 
-    /// Applies the items, retrying with backoff while the handler fails. False on shutdown.
-    async fn apply<H: Handler>(&self, items: &[H::Item], handler: &H, shutdown: &Shutdown) -> bool {
+    /// Applies the items, retrying with backoff while the handler fails transiently; `Ok(Err(reason))` when it
+    /// refused them for good, `Err` on shutdown.
+    async fn apply<H: Handler>(
+        &self,
+        items: &[H::Item],
+        handler: &H,
+        shutdown: &Shutdown,
+    ) -> Result<Result<(), String>, Stopped> {
         let mut attempt = 0;
         loop {
             match handler.apply(items).await {
                 Ok(()) => {
                     self.stats.applied.fetch_add(items.len() as u64, Ordering::Relaxed);
-                    return true;
+                    return Ok(Ok(()));
                 }
-                Err(error) => {
+                Err(ApplyError::Permanent(reason)) => {
+                    self.stats.store_failures.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(%reason, items = items.len(), "the handler refused a Kafka batch; splitting it");
+                    return Ok(Err(reason));
+                }
+                Err(ApplyError::Transient(error)) => {
                     self.stats.store_failures.fetch_add(1, Ordering::Relaxed);
                     let delay = self.config.backoff(attempt);
                     tracing::error!(%error, items = items.len(), ?delay, "applying a Kafka batch failed; retrying");
                     if !self.pause(delay, shutdown).await {
-                        return false;
+                        return Err(Stopped);
                     }
                     attempt = attempt.saturating_add(1);
                 }
@@ -466,6 +496,9 @@ impl KafkaSource {
         }
     }
 }
+
+/// Shutdown came while a batch was in hand.
+struct Stopped;
 
 fn pass_options(config: &mut ClientConfig, options: &[KafkaOption]) {
     for option in options {

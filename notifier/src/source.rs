@@ -11,10 +11,10 @@
 use std::sync::Arc;
 
 use tekton_graph_amqp::{AmqpSource, AmqpSourceConfig};
-use tekton_graph_kafka::{Handler, KafkaOption, KafkaSource, KafkaSourceConfig, Shutdown, SourceError};
+use tekton_graph_kafka::{ApplyError, Handler, KafkaOption, KafkaSource, KafkaSourceConfig, Shutdown, SourceError};
 
-use crate::Notifier;
 use crate::event::{Incoming, decode_kafka};
+use crate::{AcceptError, Notifier};
 
 /// Which broker events come from.
 #[derive(Debug, Clone, PartialEq)]
@@ -80,9 +80,17 @@ impl Handler for Events {
         })
     }
 
-    async fn apply(&self, events: &[Incoming]) -> Result<(), String> {
+    async fn apply(&self, events: &[Incoming]) -> Result<(), ApplyError> {
         for event in events {
-            let recorded = self.notifier.accept(event).await.map_err(|e| format!("event `{}`: {e}", event.id))?;
+            let recorded = self.notifier.accept(event).await.map_err(|e| {
+                let reason = format!("event `{}`: {e}", event.id);
+                // The outbox may come back; an event the rules cannot render never will.
+                if matches!(e, AcceptError::Outbox(_)) {
+                    ApplyError::Transient(reason)
+                } else {
+                    ApplyError::Permanent(reason)
+                }
+            })?;
             self.notifier.metrics().accepted(self.source, &recorded);
             tracing::debug!(id = %event.id, queued = recorded.queued, duplicate = recorded.duplicate, "event from a broker");
         }

@@ -1,7 +1,12 @@
 //! What every queue source of tekton-graph shares, whatever the broker: the [`Handler`] a source hands its messages
-//! to, the [`Shutdown`] signal its tasks wait on, and the [`SourceError`] it stops with.
+//! to, how a batch that the handler refuses for good is split to find the messages at fault ([`isolate`]), the
+//! [`Shutdown`] signal its tasks wait on, and the [`SourceError`] it stops with.
+
+mod isolate;
 
 use std::future::Future;
+
+pub use isolate::{ApplyError, isolate};
 
 use tokio::sync::watch;
 
@@ -10,8 +15,10 @@ pub trait Handler: Send + Sync {
     type Item: Send + Sync;
     /// Decodes one message into items; an error (the reason) sends the message to the dead-letter destination.
     fn decode(&self, headers: &[(&str, &[u8])], payload: &[u8]) -> Result<Vec<Self::Item>, String>;
-    /// Takes a batch's items durably; an error is retried with backoff, and the acknowledgement waits.
-    fn apply(&self, items: &[Self::Item]) -> impl Future<Output = Result<(), String>> + Send;
+    /// Takes a batch's items durably. A [`ApplyError::Transient`] error is retried with backoff, and the
+    /// acknowledgement waits; after a [`ApplyError::Permanent`] one the source splits the batch to find the messages
+    /// whose items fail alone, and dead-letters those with the reason.
+    fn apply(&self, items: &[Self::Item]) -> impl Future<Output = Result<(), ApplyError>> + Send;
 }
 
 /// Tells every holder of a [`Shutdown`] to stop. Dropping it counts as a trigger.

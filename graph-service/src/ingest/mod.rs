@@ -5,17 +5,20 @@
 //!
 //! * Facts from Tekton objects are complete observations: they go to the store as they are, and the store keeps
 //!   the newest per run.
-//! * A CDEvent says only part of the story (`started` knows the start, `finished` the outcome), so a CDEvent fact
-//!   is merged into the stored CDEvent observation of the same run before it is applied
-//!   ([`tekton_graph_schema::merge::merge_observations`], a join that gives the same result in any order).
+//! * A CDEvent says only part of the story (`started` knows the start, `finished` the outcome), so the store joins
+//!   a CDEvent fact with the stored CDEvent observation of the same run inside its atomic write
+//!   ([`crate::store::observe`]; [`tekton_graph_schema::merge::merge_observations`] gives the same result in any
+//!   order), which holds across graph-service replicas.
 //! * When a [`Sensemaker`] is configured, the runs whose newest observation is about to change are written to its
 //!   outbox before the apply, with what was stored before, and the events they imply replace them after it: what
 //!   the graph just learned is queued durably before the input is acknowledged, and sent by the Sensemaker's
 //!   dispatchers without holding ingest up.
 //!
-//! The read-merge-apply step holds a lock so that two requests cannot merge into the same stale observation. In a
-//! deployment with several graph-service replicas, CDEvents of one run must reach one replica (Kafka partitions by
-//! run do that; HTTP behind a load balancer does not): see the README.
+//! With a Sensemaker, the ingestor reads the stored observations and merges the batch into them itself, to know
+//! what changed; that step holds a process lock so that two requests of one replica do not compute their changes
+//! from one stale observation. The graph does not depend on it: the store joins again, and a join repeated is the
+//! same join. Across replicas, the changes one replica reports can miss what another wrote at the same moment:
+//! events of one run are best routed to one replica (Kafka partitions by run do that).
 
 pub mod decode;
 
@@ -23,7 +26,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::Serialize;
-use tekton_graph_schema::{ObservedFrom, RunFact, RunKey};
+use tekton_graph_schema::{RunFact, RunKey};
 use tekton_graph_telemetry::trace;
 use tokio::sync::Mutex;
 use tracing::Instrument;
@@ -168,8 +171,9 @@ impl Ingestor {
         traces: &BTreeMap<RunKey, String>,
     ) -> Result<IngestReport, StoreError> {
         let received = facts.len();
-        let needs_context = self.sensemaker.is_some() || facts.iter().any(|f| f.observed_from == ObservedFrom::CdEvent);
-        if !needs_context {
+        // The store joins CDEvent observations itself, under its own lock; what was stored before is only needed
+        // to tell the Sensemaker what changed.
+        if self.sensemaker.is_none() {
             let stats = self.store_apply(facts).await?;
             if stats.applied > 0 {
                 self.live.announce(facts);
@@ -230,12 +234,8 @@ fn merge_batch(stored: &BTreeMap<RunKey, RunFact>, facts: &[RunFact]) -> (Vec<Ru
     for fact in facts {
         let key = fact.key();
         let fact = match newest.get(&key) {
-            Some(previous)
-                if fact.observed_from == ObservedFrom::CdEvent && previous.observed_from == ObservedFrom::CdEvent =>
-            {
-                tekton_graph_schema::merge::merge_observations(previous, fact)
-            }
-            _ => fact.clone(),
+            Some(previous) => crate::store::observe::joined(previous, std::borrow::Cow::Borrowed(fact)).into_owned(),
+            None => fact.clone(),
         };
         if newest.get(&key).is_none_or(|previous| fact.compare_observations(previous).is_gt()) {
             newest.insert(key, fact.clone());

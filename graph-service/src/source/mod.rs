@@ -15,7 +15,7 @@ pub mod kafka;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tekton_graph_kafka::Handler;
+use tekton_graph_kafka::{ApplyError, Handler};
 use tekton_graph_schema::RunFact;
 
 use crate::ingest::{Ingestor, decode_kafka};
@@ -101,9 +101,11 @@ impl Handler for Facts {
         }
     }
 
-    async fn apply(&self, items: &[Self::Item]) -> Result<(), String> {
+    async fn apply(&self, items: &[Self::Item]) -> Result<(), ApplyError> {
         let (facts, traces): (Vec<RunFact>, Vec<Option<String>>) = items.iter().cloned().unzip();
-        let report = self.ingest.apply_from(self.source, &facts, &traces).await.map_err(|e| e.to_string())?;
+        let report = self.ingest.apply_from(self.source, &facts, &traces).await.map_err(|e| {
+            if e.is_permanent() { ApplyError::Permanent(e.to_string()) } else { ApplyError::Transient(e.to_string()) }
+        })?;
         tracing::debug!(
             facts = facts.len(),
             applied = report.applied,

@@ -20,7 +20,7 @@ use tekton_graph_schema::Outcome;
 
 use super::{
     ApplyStats, GraphStore, LISTED_KINDS, Neighbour, PipelinePlace, Result, RunCounts, RunFilter, RunPage, RunPosition,
-    StoreCounts, StoreError, SummaryRow, Visibility, fact_matches, median,
+    StoreCounts, StoreError, SummaryRow, Visibility, fact_matches, median, observe,
 };
 use crate::model::{Edge, EdgeKind, NodeId, NodeKind, ProjectionConfig, project};
 
@@ -108,23 +108,19 @@ impl EmbeddedStore {
     }
 
     /// Picks, per run, the winning observation among the batch and what is stored.
+    /// The facts of the batch the graph must take (see [`super::observe`]), and how many inputs it ignores.
+    /// Called under the writer lock: the stored observations it joins cannot change before the write.
     fn winners(&self, facts: &[RunFact]) -> (Vec<Arc<RunFact>>, usize) {
         let graph = self.read();
-        let mut best: HashMap<RunKey, &RunFact> = HashMap::new();
-        for fact in facts {
-            let key = fact.key();
-            let keep_old = best.get(&key).is_some_and(|old| old.compare_observations(fact).is_ge());
-            if !keep_old {
-                best.insert(key, fact);
-            }
-        }
-        let total = best.len();
-        let winners: Vec<Arc<RunFact>> = best
+        let winners: Vec<Arc<RunFact>> = observe::of_batch(facts)
             .into_iter()
-            .filter(|(key, fact)| graph.facts.get(key).is_none_or(|stored| fact.compare_observations(stored).is_gt()))
-            .map(|(_, fact)| Arc::new(fact.clone()))
+            .filter_map(|(key, fact)| match graph.facts.get(&key) {
+                None => Some(fact),
+                Some(stored) => observe::observed_after(stored, fact),
+            })
+            .map(|fact| Arc::new(fact.into_owned()))
             .collect();
-        let ignored = facts.len() - total + (total - winners.len());
+        let ignored = facts.len() - winners.len();
         (winners, ignored)
     }
 

@@ -6,6 +6,7 @@
 
 pub mod embedded;
 pub mod neo4j;
+pub mod observe;
 pub mod scoped;
 
 use std::collections::BTreeSet;
@@ -25,6 +26,18 @@ pub enum StoreError {
     Corrupt { key: String, reason: String },
     #[error("invalid cursor `{0}`")]
     InvalidCursor(String),
+    /// The store refuses this input: writing it again cannot succeed.
+    #[error("the store refuses the write: {0}")]
+    Rejected(String),
+}
+
+impl StoreError {
+    /// Whether trying the same write again cannot help: the input is refused, or stored data it needs cannot be
+    /// read. A queue source then splits the batch to find the fact at fault and dead-letters it. Engine failures
+    /// (a lost connection, a full disk, a timeout) are worth retrying.
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, StoreError::Rejected(_) | StoreError::Corrupt { .. })
+    }
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -220,7 +233,8 @@ pub fn fact_matches(fact: &RunFact, filter: &RunFilter) -> bool {
 }
 
 /// The store contract. Implementations must make `apply` atomic (all facts of a call or none) and keep, per run,
-/// only the newest observation by [`RunFact::compare_observations`].
+/// only the newest observation by [`RunFact::compare_observations`], CDEvent observations joined with the stored
+/// CDEvent observation of their run inside the same atomic write ([`observe`]).
 #[async_trait]
 pub trait GraphStore: Send + Sync {
     /// The engine's name in metrics and logs (`embedded`, `neo4j`).

@@ -6,6 +6,7 @@
 //! contributors), and delete nodes left with nothing. Transient failures (deadlocks, leader changes, lost
 //! connections) retry the whole transaction with backoff.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ use tekton_graph_schema::{Outcome, RunFact, RunKey, RunKind};
 
 use super::{
     ApplyStats, GraphStore, LISTED_KINDS, Neighbour, PipelinePlace, Result, RunCounts, RunFilter, RunPage, RunPosition,
-    StoreCounts, StoreError, SummaryRow, Visibility,
+    StoreCounts, StoreError, SummaryRow, Visibility, observe,
 };
 use crate::model::{Edge, EdgeKind, NodeId, NodeKind, ProjectionConfig, project};
 
@@ -66,6 +67,18 @@ fn engine(e: neo4rs::Error) -> StoreError {
     StoreError::Engine(format!("neo4j: {e}"))
 }
 
+/// Why one transaction failed: Neo4j's error, or our own reading of what it returned.
+enum TxError {
+    Neo4j(neo4rs::Error),
+    Store(StoreError),
+}
+
+impl From<neo4rs::Error> for TxError {
+    fn from(e: neo4rs::Error) -> Self {
+        TxError::Neo4j(e)
+    }
+}
+
 /// Errors worth retrying: lost connections and Neo4j's transient class (deadlocks, leader switches).
 fn is_transient(e: &neo4rs::Error) -> bool {
     use neo4rs::Error as E;
@@ -106,7 +119,7 @@ impl Neo4jStore {
     async fn apply_schema(&self) -> Result<()> {
         let schema = strip_comments(SCHEMA);
         for statement in schema.split(';').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string) {
-            self.retrying(|| async { self.graph.run(Query::new(statement.clone())).await }).await?;
+            self.retrying(|| async { Ok::<_, TxError>(self.graph.run(Query::new(statement.clone())).await?) }).await?;
         }
         Ok(())
     }
@@ -136,18 +149,19 @@ impl Neo4jStore {
     async fn retrying<T, F, Fut>(&self, mut attempt: F) -> Result<T>
     where
         F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = std::result::Result<T, neo4rs::Error>>,
+        Fut: std::future::Future<Output = std::result::Result<T, TxError>>,
     {
         let mut delay = Duration::from_millis(100);
         for tries in 1.. {
             match attempt().await {
                 Ok(v) => return Ok(v),
-                Err(e) if is_transient(&e) && tries < MAX_ATTEMPTS => {
+                Err(TxError::Neo4j(e)) if is_transient(&e) && tries < MAX_ATTEMPTS => {
                     tracing::warn!(error = %e, tries, "neo4j transient failure; retrying");
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(5));
                 }
-                Err(e) => return Err(engine(e)),
+                Err(TxError::Neo4j(e)) => return Err(engine(e)),
+                Err(TxError::Store(e)) => return Err(e),
             }
         }
         unreachable!("the loop returns")
@@ -161,18 +175,19 @@ impl Neo4jStore {
             while let Some(row) = stream.next().await? {
                 rows.push(row);
             }
-            Ok(rows)
+            Ok::<_, TxError>(rows)
         })
         .await
     }
 
-    async fn apply_once(&self, best: &[&RunFact]) -> std::result::Result<usize, neo4rs::Error> {
+    async fn apply_once(&self, best: &[&RunFact]) -> std::result::Result<usize, TxError> {
         let started = std::time::Instant::now();
         let mut txn = self.graph.start_txn().await?;
         let ids: Vec<String> = best.iter().map(|f| NodeId::run(&f.key()).0).collect();
-        let stored = lock_and_read(&mut txn, &ids).await?;
+        let observations = lock(&mut txn, &ids).await?;
+        let replaced = read_replaced(&mut txn, best, &observations).await?;
         let locked = started.elapsed();
-        let plan = WritePlan::build(best, &stored, &self.config);
+        let plan = WritePlan::build(best, &observations, &replaced, &self.config);
         let planned = started.elapsed();
         if !plan.removed.is_empty() {
             txn.run(param_query(REMOVE_EDGES, json!({ "rows": plan.removed }))?).await?;
@@ -225,18 +240,49 @@ fn with_params(statement: &str, params: Value) -> Result<Query> {
     param_query(statement, params).map_err(engine)
 }
 
-/// Locks the batch's run nodes and returns the stored (observation key, fact JSON) of those that have one.
-async fn lock_and_read(
-    txn: &mut Txn,
-    ids: &[String],
-) -> std::result::Result<HashMap<String, (String, String)>, neo4rs::Error> {
+/// Locks the batch's run nodes and returns the stored observation key of those that have one (a node that only an
+/// edge made, e.g. the run another one reran, has none).
+async fn lock(txn: &mut Txn, ids: &[String]) -> std::result::Result<HashMap<String, String>, TxError> {
     let mut stream = txn.execute(param_query(LOCK_RUNS, json!({ "ids": ids }))?).await?;
     let mut out = HashMap::new();
     while let Some(row) = stream.next(txn.handle()).await? {
-        let (Ok(observation), Ok(fact)) = (row.get::<String>("observation"), row.get::<String>("fact")) else {
-            continue;
-        };
-        out.insert(row.get::<String>("id")?, (observation, fact));
+        let id = row.get::<String>("id").map_err(|e| TxError::Store(corrupt("a locked run", e)))?;
+        let observation = row.get::<Option<String>>("observation").map_err(|e| TxError::Store(corrupt(&id, e)))?;
+        if let Some(observation) = observation {
+            out.insert(id, observation);
+        }
+    }
+    Ok(out)
+}
+
+/// The stored facts of the locked runs the batch must read: those it replaces (a newer observation) and those it
+/// may join (a CDEvent observation). A run that has an observation must have its fact, or it is corrupt.
+async fn read_replaced(
+    txn: &mut Txn,
+    best: &[&RunFact],
+    observations: &HashMap<String, String>,
+) -> std::result::Result<HashMap<String, RunFact>, TxError> {
+    let wanted: Vec<String> = best
+        .iter()
+        .filter_map(|fact| {
+            let id = NodeId::run(&fact.key()).0;
+            let old_key = observations.get(&id)?;
+            (observe::is_cdevent(fact) || fact.observation_key() > *old_key).then_some(id)
+        })
+        .collect();
+    let mut out = HashMap::new();
+    if wanted.is_empty() {
+        return Ok(out);
+    }
+    let mut stream = txn.execute(param_query(READ_FACTS, json!({ "ids": wanted }))?).await?;
+    while let Some(row) = stream.next(txn.handle()).await? {
+        let id = row.get::<String>("id").map_err(|e| TxError::Store(corrupt("a stored fact", e)))?;
+        let json = row.get::<String>("fact").map_err(|e| TxError::Store(corrupt(&id, e)))?;
+        let fact = serde_json::from_str(&json).map_err(|e| TxError::Store(corrupt(&id, e)))?;
+        out.insert(id, fact);
+    }
+    if let Some(missing) = wanted.iter().find(|id| !out.contains_key(*id)) {
+        return Err(TxError::Store(corrupt(missing, "the run has an observation but no fact")));
     }
     Ok(out)
 }
@@ -251,25 +297,38 @@ struct WritePlan {
 }
 
 impl WritePlan {
-    fn build(best: &[&RunFact], stored: &HashMap<String, (String, String)>, config: &ProjectionConfig) -> Self {
+    /// `observations` holds the stored observation key of each run that has one, `replaced` the stored fact of
+    /// each run the batch replaces or may join ([`read_replaced`]).
+    fn build(
+        best: &[&RunFact],
+        observations: &HashMap<String, String>,
+        replaced: &HashMap<String, RunFact>,
+        config: &ProjectionConfig,
+    ) -> Self {
         let mut runs = Vec::new();
         let mut delta: BTreeMap<Edge, i64> = BTreeMap::new();
-        for fact in best {
+        for &fact in best {
             let id = NodeId::run(&fact.key());
+            let old_fact = replaced.get(&id.0);
+            // A CDEvent observation is joined with the stored one when that is a CDEvent observation too: read
+            // under the run's lock, so a replica writing the same run meanwhile is joined, not overwritten.
+            let fact = match old_fact {
+                Some(old_fact) => observe::joined(old_fact, Cow::Borrowed(fact)),
+                None => Cow::Borrowed(fact),
+            };
             let key = fact.observation_key();
-            let old = stored.get(&id.0);
-            if old.is_some_and(|(old_key, _)| *old_key >= key) {
+            if observations.get(&id.0).is_some_and(|old_key| *old_key >= key) {
                 continue;
             }
-            if let Some(old_fact) = old.and_then(|(_, json)| serde_json::from_str::<RunFact>(json).ok()) {
-                for edge in project(&old_fact, config) {
+            if let Some(old_fact) = old_fact {
+                for edge in project(old_fact, config) {
                     *delta.entry(edge).or_default() -= 1;
                 }
             }
-            for edge in project(fact, config) {
+            for edge in project(&fact, config) {
                 *delta.entry(edge).or_default() += 1;
             }
-            runs.push(run_row(&id, fact, key));
+            runs.push(run_row(&id, &fact, key));
         }
         let mut added = Vec::new();
         let mut removed = Vec::new();
@@ -294,7 +353,7 @@ impl WritePlan {
 /// benchmark, which writes exactly these rows with plain `UNWIND … MERGE`).
 pub fn rows_for_new_runs(facts: &[RunFact], config: &ProjectionConfig) -> (Vec<Value>, Vec<Value>) {
     let refs: Vec<&RunFact> = facts.iter().collect();
-    let plan = WritePlan::build(&refs, &HashMap::new(), config);
+    let plan = WritePlan::build(&refs, &HashMap::new(), &HashMap::new(), config);
     (plan.runs, plan.added)
 }
 
@@ -448,15 +507,9 @@ impl GraphStore for Neo4jStore {
     }
 
     async fn apply(&self, facts: &[RunFact]) -> Result<ApplyStats> {
-        let mut best: BTreeMap<RunKey, &RunFact> = BTreeMap::new();
-        for fact in facts {
-            let keep_old = best.get(&fact.key()).is_some_and(|old| old.compare_observations(fact).is_ge());
-            if !keep_old {
-                best.insert(fact.key(), fact);
-            }
-        }
-        // Sorted ids: writers lock run nodes in one global order, which keeps deadlocks rare.
-        let best: Vec<&RunFact> = best.into_values().collect();
+        // In run order: writers lock run nodes in one global order, which keeps deadlocks rare.
+        let batch = observe::of_batch(facts);
+        let best: Vec<&RunFact> = batch.values().map(|fact| fact.as_ref()).collect();
         let applied = self.retrying(|| self.apply_once(&best)).await?;
         Ok(ApplyStats { applied, ignored: facts.len() - applied })
     }

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod crash;
+pub mod faulty;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -35,6 +36,24 @@ pub const SEED: &str = "seed-conventions/list-v1-idec-builds-scans-rerun.json";
 
 pub fn seed_facts() -> Vec<RunFact> {
     fixture_facts(SEED)
+}
+
+/// The fact of one CDEvent fixture (`testdata/cdevents/NAME`), decoded as graph-service decodes the structured
+/// CloudEvent that carries it.
+pub fn cdevent_fact(name: &str) -> RunFact {
+    let path = testdata().join("cdevents").join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let cdevent: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let context = &cdevent["context"];
+    let event = serde_json::json!([{
+        "specversion": "1.0", "id": context["id"], "type": context["type"], "source": context["source"],
+        "datacontenttype": "application/json", "data": cdevent,
+    }]);
+    let body = serde_json::to_vec(&event).expect("JSON");
+    let decoded = graph_service::ingest::decode::decode_batch(&body, Default::default())
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let [fact] = <[RunFact; 1]>::try_from(decoded.facts).unwrap_or_else(|f| panic!("{name}: {} facts", f.len()));
+    fact
 }
 
 /// Facts from every Tekton fixture (all of testdata/tekton and the seed scenario).
