@@ -17,9 +17,12 @@ fn newer(fact: &RunFact) -> RunFact {
     next
 }
 
+/// The fact JSON stored on a run node, read with plain Cypher; a failed read fails the test.
 async fn stored_fact(graph: &neo4rs::Graph, id: &str) -> Option<String> {
-    let mut rows = graph.execute(query("MATCH (r:Node {id: $id}) RETURN r.fact AS fact").param("id", id)).await.ok()?;
-    rows.next().await.ok()??.get::<Option<String>>("fact").ok()?
+    let statement = query("MATCH (r:Node {id: $id}) RETURN r.fact AS fact").param("id", id);
+    let mut rows = graph.execute(statement).await.expect("read the run node");
+    let row = rows.next().await.expect("a row").expect("the run node exists");
+    row.get::<Option<String>>("fact").expect("`fact` is a string or null")
 }
 
 #[tokio::test]
