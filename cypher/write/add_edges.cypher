@@ -1,12 +1,9 @@
-// Adds contributions to edges: each edge counts the runs whose newest observation contributes it. Nodes are
-// created on first use with the properties derived from their id.
+// Adds contributions to edges: each edge counts the runs whose newest observation contributes it. Both ends exist
+// (the locked runs and cypher/write/create_nodes.cypher), so they are matched, not merged, and nothing is written
+// on them; MERGE on two bound nodes expands from the one with fewer relationships.
 UNWIND $rows AS row
-MERGE (a:Node {id: row.from})
-  ON CREATE SET a += row.fromProps
-SET a:$(row.fromLabel)
-MERGE (b:Node {id: row.to})
-  ON CREATE SET b += row.toProps
-SET b:$(row.toLabel)
+MATCH (a:Node {id: row.from})
+MATCH (b:Node {id: row.to})
 MERGE (a)-[e:$(row.kind)]->(b)
-  ON CREATE SET e.count = 0
-SET e.count = e.count + row.n
+  ON CREATE SET e.count = row.n
+  ON MATCH SET e.count = e.count + row.n
