@@ -252,8 +252,7 @@ impl Neo4jStore {
         }
         if !plan.nodes.is_empty() {
             txn.run(param_query(CREATE_NODES, json!({ "rows": plan.nodes, "token": token }))?).await?;
-            let ids: Vec<&Value> = plan.nodes.iter().map(|node| &node["id"]).collect();
-            let ids: Vec<String> = ids.iter().filter_map(|id| id.as_str().map(String::from)).collect();
+            let ids: Vec<String> = plan.nodes.iter().filter_map(|node| node["id"].as_str().map(String::from)).collect();
             created.extend(created_nodes(&mut txn, &ids, &token).await?.0);
         }
         let upserted = started.elapsed();
