@@ -1,6 +1,9 @@
 // Like pipeline_runs.cypher, for one pipeline in one namespace: a seek of the (namespace, pipeline, sortMillis)
-// index.
+// index, read in order. The ORDER BY starts with the two properties the seek binds so that the planner sees the
+// index order (a PartialTop stops after $limit rows); ordered by sortMillis first it sorted every run of the
+// pipeline (50–100 ms at 6k runs).
 MATCH (r:PipelineRun {namespace: $namespace, pipeline: $pipeline})
+USING INDEX SEEK r:PipelineRun(namespace, pipeline, sortMillis)
 WHERE r.sortMillis >= coalesce($since, -9223372036854775807 - 1)
   AND r.sortMillis <= coalesce($after.sortMillis, $until - 1, 9223372036854775807)
   AND ($until IS NULL OR r.sortMillis < $until)
@@ -15,5 +18,5 @@ WHERE r.sortMillis >= coalesce($since, -9223372036854775807 - 1)
        OR (r.sortMillis = $after.sortMillis
            AND (r.namespace < $after.namespace OR (r.namespace = $after.namespace AND r.name < $after.name))))
 RETURN r.sortMillis AS sortMillis, r.namespace AS namespace, r.name AS name
-ORDER BY sortMillis DESC, namespace DESC, name DESC
+ORDER BY r.namespace DESC, r.pipeline DESC, r.sortMillis DESC, r.name DESC
 LIMIT $limit

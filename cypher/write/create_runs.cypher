@@ -16,5 +16,6 @@ MERGE (r:Node {id: row.id})
     r.repository = row.repository, r.triggerEventId = row.triggerEventId,
     r.commit = row.commit, r.commitAuthor = row.commitAuthor, r.commitMessage = row.commitMessage,
     r.vulnCritical = row.vulnCritical, r.vulnHigh = row.vulnHigh, r.vulnMedium = row.vulnMedium,
-    r.vulnLow = row.vulnLow, r.createdIn = $token
+    r.vulnLow = row.vulnLow, r.summaryPipeline = row.summaryPipeline,
+    r.summaryDuration = row.summaryDuration, r.createdIn = $token
   ON MATCH SET r.lockedAt = timestamp()

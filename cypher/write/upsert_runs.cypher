@@ -12,4 +12,5 @@ SET r.observation = row.observation, r.fact = row.fact,
     r.repository = row.repository, r.triggerEventId = row.triggerEventId,
     r.commit = row.commit, r.commitAuthor = row.commitAuthor, r.commitMessage = row.commitMessage,
     r.vulnCritical = row.vulnCritical, r.vulnHigh = row.vulnHigh, r.vulnMedium = row.vulnMedium,
-    r.vulnLow = row.vulnLow
+    r.vulnLow = row.vulnLow, r.summaryPipeline = row.summaryPipeline,
+    r.summaryDuration = row.summaryDuration

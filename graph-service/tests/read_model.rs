@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 use support::{all_fixture_facts, engines, fixture_facts, query, schema, seed_facts};
 use tekton_generate::{GenerateConfig, generate};
-use tekton_graph_schema::{Outcome, RunFact};
+use tekton_graph_schema::{Outcome, RunFact, RunKind};
 
 const KONFLUX: &str = "tekton/pipelinerun-v1beta1-pipeline-service-exporter-build-finally-skipped-childrefs.yaml";
 const REPO_KEY: &str = "github.com/joostvdg/ingress-dns-export-controller";
@@ -82,6 +82,56 @@ async fn run_summaries_are_aggregated_alike_by_every_engine() {
     assert!(listed == 3 && total >= 9, "every PipelineRun counted once: {total}");
     let window_total: usize = in_window.iter().map(|r| r.runs).sum();
     assert!(window_total < total, "the time window narrows the summary");
+}
+
+/// Runs with an inline spec (no pipeline name) and runs still going (no duration) are counted like the others:
+/// Neo4j's summary index holds them under stand-in values, which must come back as none.
+#[tokio::test]
+async fn run_summaries_count_runs_without_a_pipeline_name_or_a_duration() {
+    let built: Vec<RunFact> = all_fixture_facts()
+        .into_iter()
+        .filter(|f| f.kind == RunKind::PipelineRun && f.pipeline.is_some() && f.duration_seconds().is_some())
+        .collect();
+    let template = built.first().expect("a finished PipelineRun of a named pipeline among the fixtures").clone();
+    let variant = |name: &str, pipeline: Option<&str>, running: bool| {
+        let mut fact = template.clone();
+        fact.name = name.into();
+        fact.uid = Some(format!("uid-{name}"));
+        fact.pipeline = pipeline.map(str::to_string);
+        if running {
+            fact.status.outcome = Outcome::Running;
+            fact.status.completion_time = None;
+        }
+        fact
+    };
+    let facts = vec![
+        variant("inline-1", None, false),
+        variant("inline-2", None, false),
+        variant("inline-running", None, true),
+        variant("named-running", Some("summary-probe"), true),
+        variant("named-done", Some("summary-probe"), false),
+    ];
+    let duration = template.duration_seconds();
+    let mut answers = Vec::new();
+    for engine in engines(ProjectionConfig::default()).await {
+        engine.store.apply(&facts).await.expect("apply");
+        let rows = engine.store.run_summary(&RunFilter::default()).await.expect("summary");
+        let seen: Vec<_> =
+            rows.iter().map(|r| (r.pipeline.clone(), r.outcome, r.runs, r.median_duration_seconds)).collect();
+        answers.push((engine.name, seen));
+    }
+    let expected = vec![
+        (None, template.status.outcome, 2, duration),
+        (None, Outcome::Running, 1, None),
+        (Some("summary-probe".to_string()), template.status.outcome, 1, duration),
+        (Some("summary-probe".to_string()), Outcome::Running, 1, None),
+    ];
+    for (name, mut seen) in answers {
+        seen.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        let mut expected = expected.clone();
+        expected.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        assert_eq!(seen, expected, "{name}");
+    }
 }
 
 #[tokio::test]
