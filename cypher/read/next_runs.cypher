@@ -3,9 +3,9 @@
 // one. With $visibleNamespaces (and $visibleSystems, System node ids), only runs the caller may see count.
 // The ORDER BY names the (namespace, pipeline, sortMillis) index's properties first, both bound by the seek, so
 // the planner reads the index in order and stops after the first rows (PartialTop). Ordered by (sortMillis, name)
-// alone it read every earlier run of the pipeline and sorted them: 420k rows for 50 places at 200k runs. The
-// hint keeps the seek when the statistics are those of a small or just-loaded store (a scan of another index, then
-// a sort, was planned there).
+// alone it read every later run of the pipeline and sorted them (the previous-run read, the same way: 420k rows
+// for 50 places at 200k runs). The hint keeps the seek when the statistics are those of a small or just-loaded
+// store (a scan of another index, then a sort, was planned there).
 UNWIND range(0, size($places) - 1) AS index
 WITH index, $places[index] AS place
 CALL (place) {

@@ -6,7 +6,8 @@
 // is set asks for it. summaryPipeline and summaryDuration are the run's pipeline and duration with '' and -1 for
 // none (a composite index holds only nodes that have every property); they are turned back into null here.
 // The hint is needed: the planner prefers the one-property sortMillis index and reads the rest from the store.
-// At 29k runs in the range and 200k in the store this took 35 ms, against 115–180 ms reading the properties.
+// At 29k runs in the range and 200k in the store this takes about 50 ms, against 115–180 ms reading the
+// properties from the store.
 MATCH (r:PipelineRun)
 USING INDEX SEEK r:PipelineRun(sortMillis, namespace, summaryPipeline, status, summaryDuration, name)
 WHERE r.sortMillis >= coalesce($since, -9223372036854775807 - 1)

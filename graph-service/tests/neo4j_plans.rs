@@ -8,7 +8,8 @@
 mod support;
 
 use graph_service::model::ProjectionConfig;
-use graph_service::store::neo4j::{APPLY_STATEMENTS, strip_comments};
+use graph_service::store::neo4j::{APPLY_STATEMENTS, Neo4jStore, strip_comments};
+use graph_service::store::{GraphStore, RunFilter};
 use serde_json::{Value, json};
 use tekton_generate::{GenerateConfig, generate};
 use tekton_graph_schema::RunFact;
@@ -174,15 +175,14 @@ async fn the_plan_check_catches_the_former_edge_statement() {
 async fn a_store_written_before_the_summary_index_is_summarized_after_a_restart() {
     let engine = support::neo4j_engine(ProjectionConfig::default()).await;
     engine.store.apply(&support::seed_facts()).await.expect("apply");
-    let before = engine.store.run_summary(&Default::default()).await.expect("summary");
+    let before = engine.store.run_summary(&RunFilter::default()).await.expect("summary");
     assert!(before.iter().map(|r| r.runs).sum::<usize>() >= 9, "{before:?}");
     let client = reqwest::Client::new();
     run(&client, "MATCH (r:PipelineRun) REMOVE r.summaryPipeline, r.summaryDuration").await;
-    let stripped = engine.store.run_summary(&Default::default()).await.expect("summary");
+    let stripped = engine.store.run_summary(&RunFilter::default()).await.expect("summary");
     assert!(stripped.is_empty(), "the index no longer holds the runs: {stripped:?}");
-    let restarted = graph_service::store::neo4j::Neo4jStore::connect(&support::neo4j_settings(), Default::default())
-        .await
-        .expect("connect");
-    let after = graph_service::store::GraphStore::run_summary(&restarted, &Default::default()).await.expect("summary");
+    let restarted =
+        Neo4jStore::connect(&support::neo4j_settings(), ProjectionConfig::default()).await.expect("connect");
+    let after = restarted.run_summary(&RunFilter::default()).await.expect("summary");
     assert_eq!(after, before);
 }
