@@ -22,7 +22,9 @@
 //!
 //! Environment: `BENCH_PIPELINE_RUNS` (build PipelineRuns, default 100000; scan runs come on top),
 //! `BENCH_QUERIES` (2000), `BENCH_SEED` (42), `BENCH_BATCH` (500), `BENCH_STORE` (`memory`, `durable` or `neo4j`: the
-//! Neo4j of `NEO4J_URI`/`NEO4J_USER`/`NEO4J_PASSWORD`, emptied first; RSS is then the bench's, not the server's).
+//! Neo4j of `NEO4J_URI`/`NEO4J_USER`/`NEO4J_PASSWORD`, emptied first; RSS is then the bench's, not the server's),
+//! `BENCH_DATA_DIR` (durable only: build the store in this new directory and keep it, e.g. to measure
+//! `graph-service serve --data-dir` rebuilding it).
 //! Under `cargo test --benches` (no `--bench` argument) the defaults are 300 builds and 20 queries, and any
 //! anomalous answer fails the run: a smoke test for CI.
 
@@ -154,11 +156,21 @@ struct Built {
 fn open_store(engine: Engine, rt: &tokio::runtime::Runtime) -> (Arc<dyn GraphStore>, Option<tempfile::TempDir>) {
     match engine {
         Engine::Memory => (Arc::new(EmbeddedStore::in_memory(ProjectionConfig::default())), None),
-        Engine::Durable => {
-            let dir = tempfile::tempdir().expect("tempdir");
-            let store = EmbeddedStore::open(dir.path(), ProjectionConfig::default()).expect("open store");
-            (Arc::new(store), Some(dir))
-        }
+        Engine::Durable => match std::env::var_os("BENCH_DATA_DIR") {
+            // A kept directory, so that `graph-service serve --data-dir` can be started on it afterwards and its
+            // rebuild time and RSS measured in a fresh process.
+            Some(kept) => {
+                let dir = std::path::PathBuf::from(kept);
+                assert!(!dir.join("graph.redb").exists(), "BENCH_DATA_DIR {} already holds a store", dir.display());
+                let store = EmbeddedStore::open(&dir, ProjectionConfig::default()).expect("open store");
+                (Arc::new(store), None)
+            }
+            None => {
+                let dir = tempfile::tempdir().expect("tempdir");
+                let store = EmbeddedStore::open(dir.path(), ProjectionConfig::default()).expect("open store");
+                (Arc::new(store), Some(dir))
+            }
+        },
         Engine::Neo4j => {
             let settings = Neo4jConfig {
                 uri: std::env::var("NEO4J_URI").expect("NEO4J_URI (scripts/services.sh up; eval its env)"),

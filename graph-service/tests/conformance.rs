@@ -521,3 +521,26 @@ async fn generated_runs_answer_alike_on_every_engine() {
     );
     assert!(data["i0"]["builtBy"]["name"].is_string(), "{}", data["i0"]);
 }
+
+#[tokio::test]
+async fn outcomes_are_those_of_the_newest_observations() {
+    let facts = seed_facts();
+    let finished = facts.iter().find(|f| f.name == "idec-image-builds-run-fb422").unwrap().clone();
+    let older = older_observation(&finished);
+    assert_ne!(older.status.outcome, finished.status.outcome, "the two observations must differ to show a change");
+    let mut unknown = finished.key();
+    unknown.name.push_str("-never-seen");
+    for engine in engines(ProjectionConfig::default()).await {
+        let store = &engine.store;
+        store.apply(std::slice::from_ref(&older)).await.unwrap();
+        let keys = [finished.key(), unknown.clone()];
+        assert_eq!(store.outcomes(&keys).await.unwrap(), vec![Some(older.status.outcome), None], "{}", engine.name);
+        store.apply(&facts).await.unwrap();
+        let keys: Vec<_> = facts.iter().map(RunFact::key).chain([unknown.clone()]).collect();
+        let from_facts: Vec<Option<Outcome>> =
+            store.facts(&keys).await.unwrap().into_iter().map(|f| f.map(|f| f.status.outcome)).collect();
+        assert_eq!(store.outcomes(&keys).await.unwrap(), from_facts, "{}", engine.name);
+        assert_eq!(from_facts[0], Some(facts[0].status.outcome));
+        assert!(from_facts.contains(&Some(finished.status.outcome)) && from_facts.last() == Some(&None));
+    }
+}

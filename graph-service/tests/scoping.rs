@@ -12,6 +12,7 @@ use async_graphql::Request;
 use graph_service::api::{CallerReads, GraphSchema, build_schema};
 use graph_service::model::{EdgeKind, NodeId, ProjectionConfig, project};
 use graph_service::store::embedded::EmbeddedStore;
+use graph_service::store::scoped::ScopedStore;
 use graph_service::store::{GraphStore, Visibility};
 use serde_json::{Value, json};
 use tekton_graph_schema::{RunFact, RunKey, RunKind};
@@ -193,6 +194,12 @@ async fn scoped_answers_match_the_visible_graph(
             assert!(!shown.is_empty() && shown.len() < facts.len(), "{scope_name}: the scope shows part of the graph");
             let oracle: Arc<dyn GraphStore> = Arc::new(EmbeddedStore::in_memory(config.clone()));
             oracle.apply(&shown).await.expect("oracle apply");
+            // Run outcomes (lineage labels) are read apart from facts: a hidden run's must not show.
+            let keys: Vec<_> = facts.iter().map(RunFact::key).collect();
+            let scoped_store = ScopedStore::new(engine.store.clone(), visible.clone());
+            let outcomes = scoped_store.outcomes(&keys).await.expect("scoped outcomes");
+            assert_eq!(outcomes, oracle.outcomes(&keys).await.expect("oracle outcomes"), "{scope_name}");
+            assert!(outcomes.iter().any(Option::is_none) && outcomes.iter().any(Option::is_some));
             let oracle = build_schema(oracle);
             let reads = CallerReads::of(&engine.store, Some(visible.clone())).expect("a scoped caller");
             let mut hidden_answers = 0;

@@ -50,6 +50,11 @@ pub struct ServeArgs {
     /// Where the embedded store keeps its data (created if missing).
     #[arg(long, env = "GRAPH_SERVICE_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
+
+    /// MiB of the embedded store's fact table kept in the process's memory; reads past it come from the operating
+    /// system's page cache. The graph itself is always in memory.
+    #[arg(long, env = "GRAPH_SERVICE_FACT_CACHE_MIB", default_value_t = 64)]
+    pub fact_cache_mib: usize,
     /// The store: `embedded` (default; kept under --data-dir) or `neo4j://HOST:PORT` / `bolt://HOST:PORT`.
     #[arg(long, env = "GRAPH_SERVICE_STORE", default_value = "embedded", value_parser = StoreTarget::parse)]
     pub store: StoreTarget,
@@ -259,7 +264,7 @@ impl ServeArgs {
         let projection = self.common.projection();
         Ok(match &self.store {
             StoreTarget::Embedded => Arc::new(
-                EmbeddedStore::open(&self.data_dir, projection)
+                EmbeddedStore::open_with_cache(&self.data_dir, projection, self.fact_cache_mib.saturating_mul(1 << 20))
                     .with_context(|| format!("opening the embedded store in {}", self.data_dir.display()))?,
             ),
             StoreTarget::Neo4j(uri) => Arc::new(

@@ -136,14 +136,10 @@ impl RunPosition {
         let t = fact.status.start_time.or(fact.creation_timestamp);
         t.map(|t| t.timestamp_millis()).unwrap_or(i64::MIN)
     }
-
-    pub fn matches(&self, filter: &RunFilter) -> bool {
-        millis_in_range(self.sort_millis, filter)
-    }
 }
 
 /// True when a sort time lies in the filter's `[since, until)`.
-fn millis_in_range(millis: i64, filter: &RunFilter) -> bool {
+pub fn millis_in_range(millis: i64, filter: &RunFilter) -> bool {
     let since = filter.since.map(|t| t.timestamp_millis());
     let until = filter.until.map(|t| t.timestamp_millis());
     since.is_none_or(|s| millis >= s) && until.is_none_or(|u| millis < u)
@@ -216,20 +212,9 @@ pub fn median(values: &mut [f64]) -> Option<f64> {
 /// Kinds of node that [`GraphStore::nodes`] lists: the hubs a user browses by (few, each with many members).
 pub const LISTED_KINDS: [NodeKind; 3] = [NodeKind::System, NodeKind::Pipeline, NodeKind::Repository];
 
-/// True when the run matches the non-time, non-system parts of a filter.
 /// The id of the Tekton Triggers event that started the run, if one did.
 pub fn trigger_event_id(fact: &RunFact) -> Option<&str> {
     fact.supply_chain.trigger.as_ref().and_then(|t| t.event_id.as_deref())
-}
-
-pub fn fact_matches(fact: &RunFact, filter: &RunFilter) -> bool {
-    let repo = fact.supply_chain.source.as_ref().and_then(|s| s.repository.as_deref());
-    filter.namespace.as_deref().is_none_or(|n| n == fact.namespace)
-        && filter.pipeline.as_deref().is_none_or(|p| Some(p) == fact.pipeline.as_deref())
-        && filter.outcome.is_none_or(|o| o == fact.status.outcome)
-        && filter.repository.as_deref().is_none_or(|r| Some(r) == repo)
-        && filter.trigger_event_id.as_deref().is_none_or(|id| Some(id) == trigger_event_id(fact))
-        && millis_in_range(RunPosition::sort_millis_of(fact), filter)
 }
 
 /// The store contract. Implementations must make `apply` atomic (all facts of a call or none) and keep, per run,
@@ -247,6 +232,12 @@ pub trait GraphStore: Send + Sync {
 
     /// The newest observation of each run, in the order of `keys`.
     async fn facts(&self, keys: &[RunKey]) -> Result<Vec<Option<RunFact>>>;
+
+    /// The outcome of each run's newest observation, in the order of `keys` (`None`: not observed) — what a label
+    /// or a badge shows, without reading whole facts. Engines that hold the outcome apart from the fact override it.
+    async fn outcomes(&self, keys: &[RunKey]) -> Result<Vec<Option<Outcome>>> {
+        Ok(self.facts(keys).await?.into_iter().map(|f| f.map(|f| f.status.outcome)).collect())
+    }
 
     /// Every edge touching any of `nodes`, optionally only of the given kinds; sorted, without duplicates.
     async fn edges(&self, nodes: &[NodeId], kinds: Option<&[EdgeKind]>) -> Result<Vec<Edge>>;

@@ -37,6 +37,7 @@ const REMOVE_EDGES: &str = include_str!("../../../cypher/write/remove_edges.cyph
 const DELETE_ORPHANS: &str = include_str!("../../../cypher/write/delete_orphans.cypher");
 const READ_OBSERVATIONS: &str = include_str!("../../../cypher/read/observations.cypher");
 const READ_FACTS: &str = include_str!("../../../cypher/read/facts.cypher");
+const READ_OUTCOMES: &str = include_str!("../../../cypher/read/outcomes.cypher");
 const READ_EDGES: &str = include_str!("../../../cypher/read/edges.cypher");
 const READ_EXISTING: &str = include_str!("../../../cypher/read/existing.cypher");
 const READ_COUNTS: &str = include_str!("../../../cypher/read/counts.cypher");
@@ -673,6 +674,18 @@ impl GraphStore for Neo4jStore {
             found.insert(id, fact);
         }
         Ok(ids.iter().map(|id| found.get(id).cloned()).collect())
+    }
+
+    async fn outcomes(&self, keys: &[RunKey]) -> Result<Vec<Option<Outcome>>> {
+        let ids: Vec<String> = keys.iter().map(|k| NodeId::run(k).0).collect();
+        let mut found: HashMap<String, Outcome> = HashMap::new();
+        for row in self.rows(READ_OUTCOMES, json!({ "ids": ids })).await? {
+            let id: String = row.get("id").map_err(|e| corrupt("outcomes", e))?;
+            let status: String = row.get("status").map_err(|e| corrupt(&id, e))?;
+            let outcome = outcome_named(&status).ok_or_else(|| corrupt(&id, format!("status `{status}`")))?;
+            found.insert(id, outcome);
+        }
+        Ok(ids.iter().map(|id| found.get(id).copied()).collect())
     }
 
     async fn edges(&self, nodes: &[NodeId], kinds: Option<&[EdgeKind]>) -> Result<Vec<Edge>> {

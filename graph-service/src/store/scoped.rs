@@ -13,7 +13,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use tekton_graph_schema::{RunFact, RunKey};
+use tekton_graph_schema::{Outcome, RunFact, RunKey};
 
 use super::{
     ApplyStats, GraphStore, Neighbour, PipelinePlace, Result, RunCounts, RunFilter, RunPage, RunPosition, StoreCounts,
@@ -52,6 +52,14 @@ impl ScopedStore {
             }
             _ => None,
         }
+    }
+
+    /// The keys among `keys` the caller may see, and the visible run nodes.
+    async fn shown_keys(&self, keys: &[RunKey]) -> Result<(Vec<RunKey>, BTreeSet<NodeId>)> {
+        let nodes: BTreeSet<NodeId> = keys.iter().map(NodeId::run).collect();
+        let visible = self.visible_runs(&nodes).await?;
+        let shown = keys.iter().filter(|k| visible.contains(&NodeId::run(k))).cloned().collect();
+        Ok((shown, visible))
     }
 
     /// Which of these run nodes the caller may see: by namespace, else a PipelineRun by its `BELONGS_TO` System
@@ -197,6 +205,12 @@ impl ScopedStore {
     }
 }
 
+/// The answers read for the visible keys, back in the order of all `keys` (`None` for a hidden one).
+fn spread<T>(keys: &[RunKey], visible: &BTreeSet<NodeId>, found: Vec<Option<T>>) -> Vec<Option<T>> {
+    let mut found = found.into_iter();
+    keys.iter().map(|k| if visible.contains(&NodeId::run(k)) { found.next().flatten() } else { None }).collect()
+}
+
 #[async_trait]
 impl GraphStore for ScopedStore {
     fn engine(&self) -> &'static str {
@@ -208,11 +222,13 @@ impl GraphStore for ScopedStore {
     }
 
     async fn facts(&self, keys: &[RunKey]) -> Result<Vec<Option<RunFact>>> {
-        let nodes: BTreeSet<NodeId> = keys.iter().map(NodeId::run).collect();
-        let visible = self.visible_runs(&nodes).await?;
-        let shown: Vec<RunKey> = keys.iter().filter(|k| visible.contains(&NodeId::run(k))).cloned().collect();
-        let mut found = self.inner.facts(&shown).await?.into_iter();
-        Ok(keys.iter().map(|k| if visible.contains(&NodeId::run(k)) { found.next().flatten() } else { None }).collect())
+        let (shown, visible) = self.shown_keys(keys).await?;
+        Ok(spread(keys, &visible, self.inner.facts(&shown).await?))
+    }
+
+    async fn outcomes(&self, keys: &[RunKey]) -> Result<Vec<Option<Outcome>>> {
+        let (shown, visible) = self.shown_keys(keys).await?;
+        Ok(spread(keys, &visible, self.inner.outcomes(&shown).await?))
     }
 
     async fn edges(&self, nodes: &[NodeId], kinds: Option<&[EdgeKind]>) -> Result<Vec<Edge>> {

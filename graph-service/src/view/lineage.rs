@@ -1,12 +1,10 @@
 //! Lineage: a node-centred walk of the graph, and the references users type to start one.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
 
 use tekton_graph_schema::normalize::{digest_from_ref, repository_key};
-use tekton_graph_schema::{RunFact, RunKey, RunKind};
+use tekton_graph_schema::{Outcome, RunKey, RunKind};
 
-use super::load_facts;
 use crate::model::{Edge, NodeId, NodeKind};
 use crate::store::{GraphStore, Result, StoreError};
 
@@ -113,18 +111,23 @@ pub async fn lineage(store: &dyn GraphStore, start: &NodeId, depth: usize) -> Re
 
 async fn label_nodes(store: &dyn GraphStore, ids: &BTreeSet<NodeId>) -> Result<Vec<LineageNode>> {
     let run_keys: Vec<RunKey> = ids.iter().filter_map(|n| n.run_key()).collect();
-    let facts: HashMap<RunKey, Arc<RunFact>> =
-        load_facts(store, &run_keys).await?.into_iter().map(|f| (f.key(), f)).collect();
+    let outcomes: HashMap<RunKey, Outcome> = store
+        .outcomes(&run_keys)
+        .await?
+        .into_iter()
+        .zip(&run_keys)
+        .filter_map(|(outcome, key)| Some((key.clone(), outcome?)))
+        .collect();
     let mut nodes = Vec::new();
     for id in ids {
         let Some(kind) = id.kind() else { continue };
         let key = id.key();
         let label = match kind {
             NodeKind::PipelineRun | NodeKind::TaskRun => {
-                let fact = id.run_key().and_then(|k| facts.get(&k));
+                let outcome = id.run_key().and_then(|k| outcomes.get(&k));
                 let name = key.split_once('/').map(|(_, n)| n).unwrap_or(key);
-                match fact {
-                    Some(f) => format!("{name} ({})", f.status.outcome.as_str()),
+                match outcome {
+                    Some(outcome) => format!("{name} ({})", outcome.as_str()),
                     None => format!("{name} (not observed)"),
                 }
             }
