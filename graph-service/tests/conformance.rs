@@ -544,3 +544,42 @@ async fn outcomes_are_those_of_the_newest_observations() {
         assert!(from_facts.contains(&Some(finished.status.outcome)) && from_facts.last() == Some(&None));
     }
 }
+
+#[tokio::test]
+async fn the_diff_neighbourhood_is_the_walk_through_edges_in_one_call() {
+    use graph_service::model::{EdgeKind, NodeId, NodeKind};
+    use graph_service::store::neighbourhood;
+    use tekton_generate::{GenerateConfig, generate};
+    let config = GenerateConfig { pipeline_runs: 40, seed: 5, ..GenerateConfig::default() };
+    let facts: Vec<RunFact> = generate(&config)
+        .flat_map(|o| tekton_translate::translate_value(&o).expect("generated objects translate"))
+        .collect();
+    let builds: Vec<NodeId> = facts
+        .iter()
+        .filter(|f| f.kind == tekton_graph_schema::RunKind::PipelineRun && !f.supply_chain.images.is_empty())
+        .map(|f| NodeId::run(&f.key()))
+        .take(6)
+        .collect();
+    assert!(builds.len() >= 4, "the generated set has builds with images");
+    let mut answers = Vec::new();
+    for engine in engines(ProjectionConfig::default()).await {
+        let store = &engine.store;
+        store.apply(&facts).await.unwrap();
+        for pair in builds.windows(2) {
+            let one_call = store.diff_neighbourhood(pair).await.unwrap();
+            let walked = neighbourhood::walk(store.as_ref(), pair).await.unwrap();
+            assert_eq!(one_call, walked, "{}: {pair:?}", engine.name);
+            // Every hop of the walk is there: a TaskRun's image, a scan of it, the run that reported the scan and
+            // the commit's runs.
+            let has =
+                |kind: EdgeKind, from: NodeKind| one_call.iter().any(|e| e.kind == kind && e.from.kind() == Some(from));
+            assert!(has(EdgeKind::Produced, NodeKind::TaskRun), "{}: {one_call:?}", engine.name);
+            assert!(has(EdgeKind::Scanned, NodeKind::Scan), "{}: {one_call:?}", engine.name);
+            assert!(has(EdgeKind::Reported, NodeKind::PipelineRun), "{}: {one_call:?}", engine.name);
+            assert!(has(EdgeKind::BuiltFrom, NodeKind::PipelineRun), "{}: {one_call:?}", engine.name);
+        }
+        assert!(store.diff_neighbourhood(&[]).await.unwrap().is_empty(), "{}", engine.name);
+        answers.push(store.diff_neighbourhood(&builds).await.unwrap());
+    }
+    assert!(answers.windows(2).all(|w| w[0] == w[1]), "every engine answers alike");
+}

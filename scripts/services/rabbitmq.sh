@@ -269,7 +269,11 @@ rabbitmq_wait() {
   started=$(now)
   deadline=$((started + SERVICES_TIMEOUT))
   while true; do
-    pid=$(live_pid "$RABBITMQ_VM_PID_FILE" rabbitmq) || fail_with_log rabbitmq "RabbitMQ exited during start-up" "${logs[@]}"
+    # The pid file was written by this launch (and rabbitmq_await_vm saw the pid become the VM): whether that pid
+    # still runs is the question. live_pid's marker check reads /proc/<pid>/environ, which a booting VM can fail to
+    # show for a moment: a restart once failed here with the broker alive and nothing in its console.
+    pid=$(cat "$RABBITMQ_VM_PID_FILE" 2>/dev/null) && kill -0 "$pid" 2>/dev/null ||
+      fail_with_log rabbitmq "RabbitMQ (pid ${pid:-?}) exited during start-up" "${logs[@]}"
     # await_startup returns once the node has booted (plugins and listeners included); before the node is
     # registered with epmd it fails at once.
     if rabbitmq_ctl -q await_startup --timeout 10 >/dev/null 2>&1 && rabbitmq_answers; then

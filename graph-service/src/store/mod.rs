@@ -5,6 +5,7 @@
 //! answers. An engine that cannot answer one of these efficiently does not belong behind this trait.
 
 pub mod embedded;
+pub mod neighbourhood;
 pub mod neo4j;
 pub mod observe;
 pub mod scoped;
@@ -241,6 +242,13 @@ pub trait GraphStore: Send + Sync {
 
     /// Every edge touching any of `nodes`, optionally only of the given kinds; sorted, without duplicates.
     async fn edges(&self, nodes: &[NodeId], kinds: Option<&[EdgeKind]>) -> Result<Vec<Edge>>;
+
+    /// The edges a diff of `runs` reads ([`neighbourhood`]: their TaskRuns, commits and the commits' other runs,
+    /// images, scans and the runs that reported them), sorted, without duplicates. Engines where a call is a round
+    /// trip answer it in one; the default walks [`Self::edges`] four times.
+    async fn diff_neighbourhood(&self, runs: &[NodeId]) -> Result<Vec<Edge>> {
+        neighbourhood::walk(self, runs).await
+    }
 
     /// PipelineRuns matching `filter`, in listing order, strictly after `after`, at most `first`.
     async fn pipeline_runs(&self, filter: &RunFilter, after: Option<&RunPosition>, first: usize) -> Result<RunPage>;

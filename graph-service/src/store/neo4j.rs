@@ -39,6 +39,7 @@ const READ_OBSERVATIONS: &str = include_str!("../../../cypher/read/observations.
 const READ_FACTS: &str = include_str!("../../../cypher/read/facts.cypher");
 const READ_OUTCOMES: &str = include_str!("../../../cypher/read/outcomes.cypher");
 const READ_EDGES: &str = include_str!("../../../cypher/read/edges.cypher");
+const READ_DIFF_NEIGHBOURHOOD: &str = include_str!("../../../cypher/read/diff_neighbourhood.cypher");
 const READ_EXISTING: &str = include_str!("../../../cypher/read/existing.cypher");
 const READ_COUNTS: &str = include_str!("../../../cypher/read/counts.cypher");
 const READ_PIPELINE_RUNS: &str = include_str!("../../../cypher/read/pipeline_runs.cypher");
@@ -602,6 +603,20 @@ fn edge_kind(name: &str) -> Option<EdgeKind> {
         .find(|k| k.as_str() == name)
 }
 
+/// Rows of `from, kind, to` as edges, sorted and without duplicates (relationship types that are not edge kinds
+/// are skipped).
+fn edge_rows(rows: Vec<neo4rs::Row>, what: &str) -> Result<Vec<Edge>> {
+    let mut out = BTreeSet::new();
+    for row in rows {
+        let kind: String = row.get("kind").map_err(|e| corrupt(what, e))?;
+        let Some(kind) = edge_kind(&kind) else { continue };
+        let from: String = row.get("from").map_err(|e| corrupt(what, e))?;
+        let to: String = row.get("to").map_err(|e| corrupt(what, e))?;
+        out.insert(Edge { from: NodeId(from), kind, to: NodeId(to) });
+    }
+    Ok(out.into_iter().collect())
+}
+
 /// Rows of `sortMillis, namespace, name` as listing positions with their run keys.
 fn positions(rows: Vec<neo4rs::Row>, what: &str) -> Result<Vec<(RunPosition, RunKey)>> {
     let mut runs = Vec::new();
@@ -691,15 +706,12 @@ impl GraphStore for Neo4jStore {
     async fn edges(&self, nodes: &[NodeId], kinds: Option<&[EdgeKind]>) -> Result<Vec<Edge>> {
         let ids: Vec<&str> = nodes.iter().map(|n| n.0.as_str()).collect();
         let kinds: Option<Vec<&str>> = kinds.map(|ks| ks.iter().map(|k| k.as_str()).collect());
-        let mut out = BTreeSet::new();
-        for row in self.rows(READ_EDGES, json!({ "ids": ids, "kinds": kinds })).await? {
-            let kind: String = row.get("kind").map_err(|e| corrupt("edges", e))?;
-            let Some(kind) = edge_kind(&kind) else { continue };
-            let from: String = row.get("from").map_err(|e| corrupt("edges", e))?;
-            let to: String = row.get("to").map_err(|e| corrupt("edges", e))?;
-            out.insert(Edge { from: NodeId(from), kind, to: NodeId(to) });
-        }
-        Ok(out.into_iter().collect())
+        edge_rows(self.rows(READ_EDGES, json!({ "ids": ids, "kinds": kinds })).await?, "edges")
+    }
+
+    async fn diff_neighbourhood(&self, runs: &[NodeId]) -> Result<Vec<Edge>> {
+        let ids: Vec<&str> = runs.iter().map(|n| n.0.as_str()).collect();
+        edge_rows(self.rows(READ_DIFF_NEIGHBOURHOOD, json!({ "ids": ids })).await?, "diff_neighbourhood")
     }
 
     async fn pipeline_runs(&self, filter: &RunFilter, after: Option<&RunPosition>, first: usize) -> Result<RunPage> {

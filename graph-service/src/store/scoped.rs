@@ -236,6 +236,13 @@ impl GraphStore for ScopedStore {
         self.visible_edges(edges).await
     }
 
+    /// The inner store's neighbourhood, then only its visible edges: the diff reads what is reachable from the
+    /// runs through them, so an edge of a hidden run's image or scan that is left stays out of the answer.
+    async fn diff_neighbourhood(&self, runs: &[NodeId]) -> Result<Vec<Edge>> {
+        let edges = self.inner.diff_neighbourhood(runs).await?;
+        self.visible_edges(edges).await
+    }
+
     async fn pipeline_runs(&self, filter: &RunFilter, after: Option<&RunPosition>, first: usize) -> Result<RunPage> {
         self.inner.pipeline_runs(&self.scoped(filter), after, first).await
     }

@@ -1,8 +1,7 @@
 //! What changed between two PipelineRuns: commit, params, results, tasks, images and vulnerabilities.
 //!
-//! The diff reads the graph around both runs breadth-first, one store call per hop for all nodes of that hop
-//! (runs → TaskRuns and commits → images → scans → reports), and every fact it needs in one last call: six store
-//! calls in the common case, wherever the graph is stored.
+//! The diff reads the graph around both runs in one store call ([`GraphStore::diff_neighbourhood`]: TaskRuns,
+//! commits, images, scans and their reports) and every fact it needs in a second.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -11,7 +10,7 @@ use serde_json::Value;
 use tekton_graph_schema::{RunFact, RunKey, RunKind};
 
 use super::{Adjacency, CommitInfo, ScanInfo, Severities, latest_per_image, load_facts, scan_infos};
-use crate::model::{Edge, EdgeKind, NodeId, NodeKind};
+use crate::model::{Edge, EdgeKind, NodeId};
 use crate::store::{GraphStore, StoreError};
 
 /// One key whose value differs between two runs.
@@ -122,40 +121,11 @@ pub enum DiffError {
     Store(#[from] StoreError),
 }
 
-/// Which edges of a node the diff follows, by the node's kind.
-fn followed(kind: Option<NodeKind>) -> &'static [EdgeKind] {
-    match kind {
-        Some(NodeKind::PipelineRun) => &[EdgeKind::PartOf, EdgeKind::BuiltFrom, EdgeKind::Produced],
-        Some(NodeKind::TaskRun) => &[EdgeKind::Produced],
-        Some(NodeKind::Commit) => &[EdgeKind::BuiltFrom],
-        Some(NodeKind::Image) => &[EdgeKind::Scanned],
-        Some(NodeKind::Scan) => &[EdgeKind::Reported],
-        _ => &[],
-    }
-}
-
 /// Compares `head` with the PipelineRun `base` (when there is one).
 pub async fn diff(store: &dyn GraphStore, head: Arc<RunFact>, base: Option<RunKey>) -> Result<RunDiff, DiffError> {
     let runs: Vec<NodeId> = std::iter::once(head.key()).chain(base.clone()).map(|k| NodeId::run(&k)).collect();
     let mut graph = Adjacency::default();
-    let mut fetched: BTreeSet<NodeId> = BTreeSet::new();
-    let mut frontier: BTreeSet<NodeId> = runs.iter().cloned().collect();
-    while !frontier.is_empty() {
-        let nodes: Vec<NodeId> = frontier.iter().cloned().collect();
-        let kinds: BTreeSet<EdgeKind> = nodes.iter().flat_map(|n| followed(n.kind()).iter().copied()).collect();
-        let kinds: Vec<EdgeKind> = kinds.into_iter().collect();
-        let edges: Vec<Edge> = store
-            .edges(&nodes, Some(&kinds))
-            .await?
-            .into_iter()
-            .filter(|e| {
-                [&e.from, &e.to].iter().any(|end| frontier.contains(*end) && followed(end.kind()).contains(&e.kind))
-            })
-            .collect();
-        fetched.extend(nodes);
-        graph.add(edges);
-        frontier = reached(&graph, &runs).into_iter().filter(|n| !fetched.contains(n)).collect();
-    }
+    graph.add(store.diff_neighbourhood(&runs).await?);
     let side = |run: &NodeId| Side::of(&graph, run);
     let after = side(&runs[0]);
     let before = runs.get(1).map(side).unwrap_or_default();
@@ -212,20 +182,6 @@ pub async fn diff(store: &dyn GraphStore, head: Arc<RunFact>, base: Option<RunKe
 fn latest_of(scans: &[ScanInfo], images: &BTreeSet<String>) -> Vec<ScanInfo> {
     let mine = scans.iter().filter(|s| s.image_digest.as_ref().is_some_and(|d| images.contains(d))).cloned();
     latest_per_image(mine.collect())
-}
-
-/// Every node the diff wants to read next: TaskRuns and commits of the runs, images of runs and TaskRuns, scans
-/// of the images.
-fn reached(graph: &Adjacency, runs: &[NodeId]) -> BTreeSet<NodeId> {
-    let mut out = BTreeSet::new();
-    for run in runs {
-        let side = Side::of(graph, run);
-        out.extend(side.task_runs.iter().map(NodeId::run));
-        out.extend(side.commit.clone());
-        out.extend(side.images.iter().map(|d| NodeId::image(d)));
-        out.extend(side.scans(graph));
-    }
-    out
 }
 
 /// One run's side of the diff, as far as the graph has been read.
